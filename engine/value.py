@@ -1,0 +1,276 @@
+"""``Value``: one scalar node of a computation graph.
+
+A node records, the moment it is made, its op and the local gradient of its
+output with respect to each parent (``local_grads``).  The backward pass then
+only applies ``downstream = local x upstream`` edge by edge.  Every operator
+is a thin call into the op table (:mod:`engine.ops`).
+
+Nodes hold no closures and no reference cycles: a graph is freed by reference
+counting the moment the user drops it, even with the garbage collector off.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+from . import ops
+from .ops import Op
+from .state import STATE
+
+_new = object.__new__
+
+
+class Value:
+    """A scalar that remembers how it was computed.
+
+    ``Value(data, label="")``: ``data`` becomes a Python float (ints, bools and
+    numpy scalars are converted; anything else raises ``TypeError``).
+
+    Attributes: ``data``, ``grad`` (d root / d self after ``backward``),
+    ``label``, ``op`` ('' for a leaf; an :class:`engine.ops.Op`, so
+    ``v.op.gate`` names its gate rule), ``parents`` (ordered, duplicates kept:
+    ``x + x`` has two edges to ``x``), ``local_grads`` (d self / d parent, one
+    per edge) and ``scope`` (the ``engine.scope`` it was made in).
+    """
+
+    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "scope")
+
+    data: float
+    grad: float
+    label: str
+    op: Op
+    parents: tuple[Value, ...]
+    local_grads: tuple[float, ...]
+    scope: str
+
+    def __init__(self, data: Any, label: str = "") -> None:
+        if type(data) is not float:
+            data = _to_float(data)
+        if not isinstance(label, str):
+            raise TypeError(f"Value label must be a str, got {type(label).__name__}")
+        if STATE.anomaly and not math.isfinite(data):
+            raise FloatingPointError(f"detect_anomaly: leaf {label or 'Value'} was given {data!r}")
+        self.data = data
+        self.grad = 0.0
+        self.label = label
+        self.op = ops.LEAF
+        self.parents = ()
+        self.local_grads = ()
+        self.scope = STATE.scope
+
+    # ------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        parts = [f"data={self.data:.4g}", f"grad={self.grad:.4g}"]
+        if self.op:
+            parts.append(f"op={self.op.name!r}")
+        if self.label:
+            parts.append(f"label={self.label!r}")
+        return f"Value({', '.join(parts)})"
+
+    # ------------------------------------------------------------ arithmetic
+    def __add__(self, other: Any) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _binary(ops.ADD, self, other)
+
+    def __radd__(self, other: Any) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _binary(ops.ADD, other, self)
+
+    def __sub__(self, other: Any) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _binary(ops.SUB, self, other)
+
+    def __rsub__(self, other: Any) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _binary(ops.SUB, other, self)
+
+    def __mul__(self, other: Any) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _binary(ops.MUL, self, other)
+
+    def __rmul__(self, other: Any) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _binary(ops.MUL, other, self)
+
+    def __truediv__(self, other: Any) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _binary(ops.DIV, self, other)
+
+    def __rtruediv__(self, other: Any) -> Value:
+        other = _operand(other)
+        return NotImplemented if other is None else _binary(ops.DIV, other, self)
+
+    def __pow__(self, exponent: Any) -> Value:
+        """``x ** k`` (k a number: local k x^(k-1)) or ``x ** y`` (y a Value)."""
+        if type(exponent) is Value:
+            return _binary(ops.POW_VALUE, self, exponent)
+        if isinstance(exponent, Real) and not isinstance(exponent, bool):
+            return _unary(ops.POW.bind(float(exponent)), self)
+        return NotImplemented
+
+    def __rpow__(self, base: Any) -> Value:
+        base = _operand(base)
+        return NotImplemented if base is None else _binary(ops.POW_VALUE, base, self)
+
+    def __neg__(self) -> Value:
+        return _unary(ops.NEG, self)
+
+    def __pos__(self) -> Value:
+        return self
+
+    # ------------------------------------------------------------ functions
+    def exp(self) -> Value:
+        """e^x; local gradient e^x."""
+        return _unary(ops.EXP, self)
+
+    def log(self) -> Value:
+        """ln x for x > 0 (``ValueError`` otherwise); local gradient 1/x."""
+        return _unary(ops.LOG, self)
+
+    def tanh(self) -> Value:
+        """tanh x; local gradient 1 - tanh(x)^2."""
+        return _unary(ops.TANH, self)
+
+    def sigmoid(self) -> Value:
+        """σ(x) = 1 / (1 + e^-x), stable for large |x|; local gradient σ(1 - σ)."""
+        return _unary(ops.SIGMOID, self)
+
+    def relu(self) -> Value:
+        """max(0, x); local gradient 1 if x > 0 else 0 (0 at exactly 0)."""
+        return _unary(ops.RELU, self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        """x if x > 0 else slope * x; local gradient 1 or slope."""
+        if not isinstance(slope, Real) or isinstance(slope, bool):
+            raise TypeError(f"leaky_relu slope must be a number, got {type(slope).__name__}")
+        return _unary(ops.LEAKY_RELU.bind(float(slope)), self)
+
+    def abs(self) -> Value:
+        """|x|; local gradient sign(x) (0 at 0)."""
+        return _unary(ops.ABS, self)
+
+    def max(self, other: Any) -> Value:
+        """The larger of two; the router: all upstream goes to the winner (ties: self)."""
+        other = _require_operand(other, "max")
+        return _binary(ops.MAX, self, other)
+
+    def min(self, other: Any) -> Value:
+        """The smaller of two; the router: all upstream goes to the winner (ties: self)."""
+        other = _require_operand(other, "min")
+        return _binary(ops.MIN, self, other)
+
+    # ------------------------------------------------------------ backward
+    def backward(self, grad: float = 1.0) -> None:
+        """Fill ``.grad`` of every node this one depends on (see ``engine.backward``)."""
+        from .backward import backward
+
+        backward(self, grad)
+
+    def is_leaf(self) -> bool:
+        """True for inputs, parameters and constants (no parents)."""
+        return not self.parents
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _to_float(data: Any) -> float:
+    if isinstance(data, Real):
+        return float(data)
+    raise TypeError(
+        f"Value data must be a real number (int, float, bool or numpy scalar), "
+        f"got {type(data).__name__}: {data!r:.60}"
+    )
+
+
+def _operand(other: Any) -> Value | None:
+    """The other side of a binary operator as a Value, or None (-> NotImplemented)."""
+    if type(other) is Value:
+        return other
+    if isinstance(other, Real):
+        return Value(float(other))
+    return None
+
+
+def _require_operand(other: Any, op: str) -> Value:
+    v = _operand(other)
+    if v is None:
+        raise TypeError(f"{op}() needs a number or a Value, got {type(other).__name__}")
+    return v
+
+
+def _describe(v: Value) -> str:
+    return f"{v.label or 'unnamed'}={v.data!r}"
+
+
+def _domain_error(exc: Exception, op: Op, parents: tuple[Value, ...]) -> Exception:
+    inputs = ", ".join(_describe(p) for p in parents)
+    return type(exc)(f"{op.name}: {exc} (inputs: {inputs})")
+
+
+def _unary(op: Op, x: Value) -> Value:
+    try:
+        out, local = op.fn(x.data)
+    except (ArithmeticError, ValueError) as exc:
+        raise _domain_error(exc, op, (x,)) from None
+    return _node(out, op, (x,), local)
+
+
+def _binary(op: Op, a: Value, b: Value) -> Value:
+    try:
+        out, local = op.fn(a.data, b.data)
+    except (ArithmeticError, ValueError) as exc:
+        raise _domain_error(exc, op, (a, b)) from None
+    return _node(out, op, (a, b), local)
+
+
+def apply(op: Op, *parents: Value) -> Value:
+    """Make the node ``op(*parents)`` through the op table (any arity)."""
+    try:
+        out, local = op.fn(*(p.data for p in parents))
+    except (ArithmeticError, ValueError) as exc:
+        raise _domain_error(exc, op, parents) from None
+    return _node(out, op, parents, local)
+
+
+def _node(data: float, op: Op, parents: tuple[Value, ...], local: tuple[float, ...]) -> Value:
+    state = STATE
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    out.scope = state.scope
+    if state.fast:
+        out.op = op
+        out.parents = parents
+        out.local_grads = local
+        return out
+    if state.anomaly:
+        _check_forward(data, op, parents, local)
+    if state.grad_enabled:
+        out.op, out.parents, out.local_grads = op, parents, local
+    else:
+        out.op, out.parents, out.local_grads = ops.LEAF, (), ()
+    return out
+
+
+def _check_forward(data: float, op: Op, parents: tuple[Value, ...], local: tuple[float, ...]) -> None:
+    if not math.isfinite(data) or not all(math.isfinite(g) for g in local):
+        inputs = ", ".join(_describe(p) for p in parents)
+        what = f"output {data!r}" if not math.isfinite(data) else f"local gradients {local!r}"
+        raise FloatingPointError(f"detect_anomaly: op '{op.name}' produced {what} from inputs ({inputs})")
+
+
+def sum_values(values: Any, start: float = 0.0) -> Value:
+    """x1 + x2 + ... + xn as ONE n-ary add node (the distributor: every local is 1).
+
+    Cheaper and flatter than a chain of ``+``; numbers are wrapped as constants.
+    """
+    parents = tuple(v if type(v) is Value else _require_operand(v, "sum_values") for v in values)
+    if start != 0.0 or not parents:
+        parents = (*parents, Value(start))
+    if len(parents) == 1:
+        return parents[0]
+    return apply(ops.SUM, *parents)
