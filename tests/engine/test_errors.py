@@ -1,0 +1,105 @@
+"""Every bad input gets its specific exception and a message naming what was wrong."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine import GradcheckError, Value, detect_anomaly, gradcheck
+
+
+def test_log_of_non_positive_names_value_and_label() -> None:
+    with pytest.raises(ValueError, match=r"log.*-1\.0.*'?x'?"):
+        Value(-1.0, "x").log()
+    with pytest.raises(ValueError, match="log"):
+        Value(0.0).log()
+
+
+def test_division_by_zero() -> None:
+    with pytest.raises(ZeroDivisionError, match=r"div.*b=0\.0"):
+        Value(1.0, "a") / Value(0.0, "b")
+    with pytest.raises(ZeroDivisionError):
+        1 / Value(0.0)
+
+
+def test_negative_base_with_fractional_exponent() -> None:
+    with pytest.raises(ValueError, match=r"negative base.*0\.5"):
+        Value(-4.0, "x") ** 0.5
+    with pytest.raises(ValueError, match="negative base"):
+        Value(-4.0) ** Value(2.0)
+    assert (Value(-2.0) ** 3).data == -8.0
+
+
+def test_zero_to_a_negative_power() -> None:
+    with pytest.raises(ZeroDivisionError):
+        Value(0.0) ** -1
+    with pytest.raises(ZeroDivisionError, match="infinite"):
+        Value(0.0) ** 0.5
+
+
+def test_exp_overflow_is_an_overflow_error_not_inf() -> None:
+    with pytest.raises(OverflowError, match=r"exp\(800\.0\).*'?big'?"):
+        Value(800.0, "big").exp()
+
+
+def test_failed_op_leaves_its_inputs_untouched() -> None:
+    x = Value(-1.0, "x")
+    y = x * 2
+    with pytest.raises(ValueError):
+        y.log()
+    assert (x.data, x.grad, y.data, y.grad) == (-1.0, 0.0, -2.0, 0.0)
+
+
+def test_detect_anomaly_catches_nan_in_forward_and_names_the_op() -> None:
+    inf = Value(math.inf, "inf")
+    with pytest.raises(FloatingPointError, match=r"op 'sub'.*inf"):
+        with detect_anomaly():
+            _ = inf - inf
+    _ = inf - inf  # outside the block: plain IEEE arithmetic
+
+
+def test_detect_anomaly_catches_a_nan_leaf() -> None:
+    with pytest.raises(FloatingPointError, match="w"):
+        with detect_anomaly():
+            Value(math.nan, "w")
+
+
+def test_detect_anomaly_catches_inf_in_backward_and_commits_nothing() -> None:
+    x = Value(1e200, "x")
+    y = x * x  # data is inf already: caught in forward when anomaly is on
+    with pytest.raises(FloatingPointError, match="mul"):
+        with detect_anomaly():
+            x * x
+    a = Value(1e300, "a")
+    b = a * 1.0
+    with detect_anomaly():
+        z = b * 10.0  # 1e301, finite
+        with pytest.raises(FloatingPointError, match=r"backward through op 'mul'"):
+            z.backward(1e10)  # 10 x 1e10 fine, then 1e300 x ... overflow
+    assert a.grad == 0.0 and b.grad == 0.0, "a failed backward half-updated the grads"
+    assert y.data == math.inf
+
+
+def test_gradcheck_reports_every_input() -> None:
+    report = gradcheck(lambda a, b: (a * b + a.exp()).tanh(), [Value(0.3, "a"), 0.7])
+    assert [r.label for r in report] == ["a", "input 1"]
+    assert all(r.ok for r in report)
+    assert report[0].analytic == pytest.approx(report[0].numeric, rel=1e-6)
+
+
+def test_gradcheck_raises_naming_the_input_and_both_values() -> None:
+    def wrong(a: Value) -> Value:
+        out = a * a
+        out.local_grads = (a.data, 0.0)  # a deliberately wrong local gradient
+        return out
+
+    with pytest.raises(GradcheckError, match=r"for x: backward gives 1\.5.*central differences give (3\.0|2\.9999)"):
+        gradcheck(wrong, [Value(1.5, "x")])
+
+
+def test_gradcheck_needs_inputs_and_a_value() -> None:
+    with pytest.raises(ValueError):
+        gradcheck(lambda: Value(1.0), [])
+    with pytest.raises(TypeError, match="must return a Value"):
+        gradcheck(lambda a: 1.0, [1.0])

@@ -1,0 +1,194 @@
+"""Each op's forward value and local gradients, straight from the op table, edge cases included."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine import OPS, Value
+from engine.ops import LEAF, Op
+
+
+def test_every_op_has_a_full_table_entry() -> None:
+    for name, op in OPS.items():
+        assert isinstance(op, Op) and op == name
+        if name == "":
+            continue
+        assert op.symbol and op.gate and op.explain and op.formula, name
+        assert op.fn is not None or op._make_fn is not None, name
+
+
+def test_gate_names_are_the_lectures_words() -> None:
+    assert OPS["add"].gate == "gradient distributor"
+    assert OPS["mul"].gate == "swap multiplier"
+    assert OPS["max"].gate == "gradient router"
+    assert "sigmoid" in OPS["sigmoid"].gate
+
+
+def test_op_is_its_name_and_carries_its_entry() -> None:
+    v = Value(2.0) * Value(3.0)
+    assert v.op == "mul" and v.op.name == "mul"
+    assert v.op.gate == "swap multiplier"
+    assert Value(1.0).op == "" and Value(1.0).op is LEAF
+
+
+def test_bound_ops_are_cached_and_carry_their_argument() -> None:
+    a, b = Value(2.0) ** 3, Value(5.0) ** 3
+    assert a.op is b.op and a.op.arg == 3.0 and a.op == "pow"
+    assert "3" in a.op.symbol
+
+
+@pytest.mark.parametrize(
+    ("make", "data", "locals_"),
+    [
+        (lambda a, b: a + b, 5.0, (1.0, 1.0)),
+        (lambda a, b: a - b, -1.0, (1.0, -1.0)),
+        (lambda a, b: a * b, 6.0, (3.0, 2.0)),
+        (lambda a, b: a / b, 2 / 3, (1 / 3, -2 / 9)),
+        (lambda a, b: a.max(b), 3.0, (0.0, 1.0)),
+        (lambda a, b: a.min(b), 2.0, (1.0, 0.0)),
+        (lambda a, b: a**b, 8.0, (3 * 2.0**2, 8 * math.log(2.0))),
+    ],
+)
+def test_binary_op_value_and_local_gradients(make, data, locals_) -> None:
+    out = make(Value(2.0), Value(3.0))
+    assert out.data == pytest.approx(data, rel=1e-15)
+    assert out.local_grads == pytest.approx(locals_, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("method", "x", "data", "local"),
+    [
+        ("exp", 1.5, math.exp(1.5), math.exp(1.5)),
+        ("log", 2.0, math.log(2.0), 0.5),
+        ("tanh", 0.3, math.tanh(0.3), 1 - math.tanh(0.3) ** 2),
+        ("sigmoid", 0.3, 1 / (1 + math.exp(-0.3)), (1 / (1 + math.exp(-0.3))) * (1 - 1 / (1 + math.exp(-0.3)))),
+        ("relu", 2.5, 2.5, 1.0),
+        ("relu", -2.5, 0.0, 0.0),
+        ("relu", 0.0, 0.0, 0.0),
+        ("abs", -2.0, 2.0, -1.0),
+        ("abs", 0.0, 0.0, 0.0),
+        ("__neg__", 2.0, -2.0, -1.0),
+    ],
+)
+def test_unary_op_value_and_local_gradient(method, x, data, local) -> None:
+    out = getattr(Value(x), method)()
+    assert out.data == pytest.approx(data, rel=1e-15, abs=0)
+    assert out.local_grads == pytest.approx((local,), rel=1e-12, abs=0)
+
+
+def test_relu_gradient_at_exactly_zero_is_zero() -> None:
+    x = Value(0.0)
+    y = x.relu()
+    y.backward()
+    assert y.data == 0.0 and x.grad == 0.0
+
+
+def test_leaky_relu_uses_its_slope_below_zero() -> None:
+    assert Value(-2.0).leaky_relu(0.1).data == pytest.approx(-0.2)
+    assert Value(-2.0).leaky_relu(0.1).local_grads == (0.1,)
+    assert Value(-2.0).leaky_relu().local_grads == (0.01,)
+    assert Value(3.0).leaky_relu(0.1).local_grads == (1.0,)
+
+
+@pytest.mark.parametrize("x", [800.0, -800.0, 1e308, -1e308])
+def test_sigmoid_is_stable_for_large_inputs(x: float) -> None:
+    s = Value(x).sigmoid()
+    assert s.data == (1.0 if x > 0 else 0.0)
+    assert s.local_grads == (0.0,)
+    assert math.isfinite(s.data)
+
+
+def test_sigmoid_matches_the_closed_form_in_the_middle() -> None:
+    for x in np.linspace(-30, 30, 61):
+        assert Value(x).sigmoid().data == pytest.approx(1 / (1 + math.exp(-x)), rel=1e-14)
+
+
+def test_max_tie_routes_everything_to_the_first_argument() -> None:
+    a, b = Value(2.0), Value(2.0)
+    m = a.max(b)
+    m.backward()
+    assert (a.grad, b.grad) == (1.0, 0.0)
+    a2, b2 = Value(2.0), Value(2.0)
+    n = a2.min(b2)
+    n.backward()
+    assert (a2.grad, b2.grad) == (1.0, 0.0)
+
+
+def test_max_accepts_plain_numbers() -> None:
+    assert Value(-1.0).max(0).data == 0.0
+    assert Value(-1.0).min(0.5).data == -1.0
+
+
+def test_pow_with_a_value_exponent_differentiates_both_sides() -> None:
+    x, y = Value(2.0, "x"), Value(3.0, "y")
+    z = x**y
+    z.backward()
+    assert z.data == 8.0
+    assert x.grad == pytest.approx(12.0)
+    assert y.grad == pytest.approx(8.0 * math.log(2.0))
+
+
+def test_number_to_the_power_of_a_value() -> None:
+    y = Value(3.0)
+    z = 2**y
+    z.backward()
+    assert z.data == 8.0 and y.grad == pytest.approx(8 * math.log(2))
+
+
+def test_pow_with_constant_exponent() -> None:
+    x = Value(-3.0)
+    z = x**2
+    z.backward()
+    assert z.data == 9.0 and x.grad == -6.0
+    x0 = Value(0.0)
+    (x0**0).backward()
+    assert x0.grad == 0.0
+    assert (Value(4.0) ** 0.5).data == 2.0
+
+
+def test_reflected_operators() -> None:
+    v = Value(4.0)
+    assert (2 * v).data == 8.0
+    assert (1 - v).data == -3.0
+    assert (1 / v).data == 0.25
+    assert (3 + v).data == 7.0
+    assert (-v).data == -4.0
+
+
+def test_sum_values_is_one_distributor_node() -> None:
+    from engine import sum_values
+
+    xs = [Value(float(i)) for i in range(5)]
+    s = sum_values(xs)
+    assert s.op == "sum" and len(s.parents) == 5 and s.data == 10.0
+    s.backward()
+    assert [x.grad for x in xs] == [1.0] * 5
+    assert sum_values([Value(2.0)]).data == 2.0
+    assert sum_values([]).data == 0.0
+    assert sum_values([1.0, Value(2.0)], start=3.0).data == 6.0
+
+
+def test_array_forms_agree_with_scalar_forms() -> None:
+    xs = np.array([-2.0, -0.5, 0.0, 0.7, 3.0])
+    ys = np.array([1.0, -0.5, 2.0, 0.7, -1.0])
+    for name, op in OPS.items():
+        if not name or op.array_fn is None:
+            continue
+        if op.arity == 1:
+            a = np.abs(xs) + 0.5 if name == "log" else xs
+            out, loc = op.array_fn(a)
+            for i, x in enumerate(a):
+                o, l1 = op.fn(float(x))
+                assert out[i] == pytest.approx(o) and np.broadcast_to(loc[0], a.shape)[i] == pytest.approx(l1[0])
+        else:
+            a = np.abs(xs) + 0.5 if name == "pow_value" else xs
+            b = np.abs(ys) + 0.5 if name == "div" else ys
+            out, loc = op.array_fn(a, b)
+            for i in range(len(a)):
+                o, ls = op.fn(float(a[i]), float(b[i]))
+                assert out[i] == pytest.approx(o), name
+                for k in range(2):
+                    assert np.broadcast_to(loc[k], a.shape)[i] == pytest.approx(ls[k]), name

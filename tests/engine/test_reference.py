@@ -1,0 +1,155 @@
+"""Gradients of random expression graphs agree with HIPS autograd, PyTorch (float64) and gradcheck.
+
+A program is a list of instructions over earlier nodes (so fan-out and deep
+chains happen), using every op of the table; the output sums every node.
+Reference ops use the same conventions at kinks as the engine (relu'(0) = 0,
+|x|'(0) = 0, max/min ties route to the first input).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from engine import Value, gradcheck, sum_values
+from tests.support import require
+
+Binary = Callable[[Any, Any, Any], Any]
+
+# name -> f(lib, a, b); lib is the backend namespace below
+INSTRUCTIONS: dict[str, Binary] = {
+    "add": lambda L, a, b: a + b,
+    "sub": lambda L, a, b: a - b,
+    "mul": lambda L, a, b: a * b,
+    "div": lambda L, a, b: a / (b * b + 0.5),
+    "neg": lambda L, a, b: -a,
+    "pow2": lambda L, a, b: a**2,
+    "pow3": lambda L, a, b: a**3,
+    "sqrt": lambda L, a, b: (a * a + 0.1) ** 0.5,
+    "recip": lambda L, a, b: (a * a + 1.0) ** -1,
+    "pow_value": lambda L, a, b: (a * a + 0.5) ** L.tanh(b),
+    "rpow": lambda L, a, b: 2.0 ** L.tanh(a),
+    "exp": lambda L, a, b: L.exp(L.tanh(a)),
+    "log": lambda L, a, b: L.log(a * a + 0.1),
+    "tanh": lambda L, a, b: L.tanh(a),
+    "sigmoid": lambda L, a, b: L.sigmoid(a),
+    "relu": lambda L, a, b: L.relu(a),
+    "leaky_relu": lambda L, a, b: L.leaky_relu(a),
+    "abs": lambda L, a, b: L.abs(a),
+    "max": lambda L, a, b: L.max(a, b),
+    "min": lambda L, a, b: L.min(a, b),
+    "sum3": lambda L, a, b: L.sum3(a, b),
+    "fanout": lambda L, a, b: a * a + a,
+}
+KINKS = {"relu", "leaky_relu", "abs", "max", "min"}
+
+
+class EngineLib:
+    tanh = staticmethod(lambda a: a.tanh())
+    exp = staticmethod(lambda a: a.exp())
+    log = staticmethod(lambda a: a.log())
+    sigmoid = staticmethod(lambda a: a.sigmoid())
+    relu = staticmethod(lambda a: a.relu())
+    leaky_relu = staticmethod(lambda a: a.leaky_relu(0.1))
+    abs = staticmethod(lambda a: a.abs())
+    max = staticmethod(lambda a, b: a.max(b))
+    min = staticmethod(lambda a, b: a.min(b))
+    sum3 = staticmethod(lambda a, b: sum_values([a, b, a]))
+
+
+def reference_lib(np: Any) -> Any:
+    """The same ops in a numpy-like library (autograd.numpy or torch)."""
+
+    class Lib:
+        tanh = staticmethod(np.tanh)
+        exp = staticmethod(np.exp)
+        log = staticmethod(np.log)
+        sigmoid = staticmethod(lambda a: 0.5 * (np.tanh(0.5 * a) + 1.0))
+        relu = staticmethod(lambda a: np.where(a > 0, a, 0.0 * a))
+        leaky_relu = staticmethod(lambda a: np.where(a > 0, a, 0.1 * a))
+        abs = staticmethod(lambda a: a * np.sign(a))
+        max = staticmethod(lambda a, b: np.where(a >= b, a, b))
+        min = staticmethod(lambda a, b: np.where(a <= b, a, b))
+        sum3 = staticmethod(lambda a, b: a + b + a)
+
+    return Lib
+
+
+def run(program: list[tuple[str, int, int]], inputs: list[Any], lib: Any) -> Any:
+    nodes = list(inputs)
+    for name, i, j in program:
+        nodes.append(INSTRUCTIONS[name](lib, nodes[i % len(nodes)], nodes[j % len(nodes)]))
+    out = nodes[0]
+    for n in nodes[1:]:
+        out = out + n
+    return out
+
+
+programs = st.lists(
+    st.tuples(st.sampled_from(sorted(INSTRUCTIONS)), st.integers(0, 1000), st.integers(0, 1000)),
+    min_size=1,
+    max_size=14,
+)
+inputs = st.lists(st.floats(-2.0, 2.0, allow_nan=False), min_size=1, max_size=4)
+
+
+def engine_gradients(program: list[tuple[str, int, int]], xs: list[float]) -> tuple[float, list[float], bool]:
+    """Output, input gradients, and whether the graph sits near a kink or a large value."""
+    leaves = [Value(x, f"x{i}") for i, x in enumerate(xs)]
+    out = run(program, leaves, EngineLib)
+    out.backward()
+    from engine import topological_order
+
+    delicate = False
+    for node in topological_order(out):
+        if abs(node.data) > 1e3:
+            delicate = True
+        if node.op in KINKS:
+            ps = node.parents
+            gap = abs(ps[0].data - ps[1].data) if len(ps) == 2 else abs(ps[0].data)
+            delicate |= gap < 1e-4
+    return out.data, [leaf.grad for leaf in leaves], delicate
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=programs, xs=inputs)
+def test_random_graphs_match_autograd_torch_and_gradcheck(program, xs) -> None:
+    autograd = require("autograd")
+    anp = require("autograd.numpy")
+    torch = require("torch")
+    value, grads, delicate = engine_gradients(program, xs)
+    assume(math.isfinite(value) and abs(value) < 1e12)
+
+    # HIPS autograd
+    alib = reference_lib(anp)
+
+    def f(arr: Any) -> Any:
+        return run(program, [arr[i] for i in range(len(xs))], alib)
+
+    import numpy
+
+    ref = autograd.grad(f)(numpy.array(xs, dtype=float))
+    assert float(f(numpy.array(xs, dtype=float))) == pytest.approx(value, rel=1e-9, abs=1e-12)
+    assert grads == pytest.approx(list(ref), rel=1e-8, abs=1e-10)
+
+    # PyTorch float64
+    tlib = reference_lib(torch)
+    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
+    tout = run(program, ts, tlib)
+    tout.backward()
+    assert float(tout.detach()) == pytest.approx(value, rel=1e-9, abs=1e-12)
+    assert grads == pytest.approx([float(t.grad) if t.grad is not None else 0.0 for t in ts], rel=1e-8, abs=1e-10)
+
+    # central differences, away from kinks and huge values
+    if not delicate:
+        gradcheck(lambda *vs: run(program, list(vs), EngineLib), xs, rtol=1e-4, atol=1e-6)
+
+
+def test_reference_libraries_are_present_in_ci() -> None:
+    require("autograd")
+    require("torch")
