@@ -28,8 +28,7 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed
 	$(BIN)/python -m ruff check engine nn viz tests bench
-	$(BIN)/python -m pytest -q tests
-	$(BIN)/python -m pytest -q --nbmake --nbmake-kernel=python3 notebooks
+	$(BIN)/python -m pytest -q --nbmake --nbmake-kernel=python3 tests notebooks
 
 lint: $(VENV)/.installed
 	$(BIN)/python -m ruff check engine nn viz tests bench
