@@ -34,7 +34,7 @@ lint: $(VENV)/.installed
 	$(BIN)/python -m ruff check engine nn viz tests bench
 
 notebooks: $(VENV)/.installed
-	$(BIN)/python -m viz.notebooks_run notebooks
+	$(BIN)/python notebooks/execute.py
 
 bench: $(VENV)/.installed
 	$(PIP) install -q -e ".[bench]"
