@@ -9,6 +9,20 @@ from .backward import Edge, Step, backward, backward_schedule, topological_order
 from .check import GradcheckError, GradcheckResult, gradcheck, numerical_grad
 from .ops import OPS, Op, gate_rule
 from .state import current_scope, detect_anomaly, is_anomaly_enabled, is_grad_enabled, no_grad, scope
+from .tensor import Tensor, tensor_backward
+from .tensor_ops import (
+    TENSOR_OPS,
+    concatenate,
+    cross_entropy,
+    linear,
+    log_softmax,
+    matmul,
+    maximum,
+    minimum,
+    softmax,
+    stack,
+)
+from .trace import Trace, TracedStep, TraceMismatchError, trace
 from .value import Value, apply, sum_values
 
 __all__ = [
@@ -18,20 +32,36 @@ __all__ = [
     "GradcheckResult",
     "Op",
     "Step",
+    "TENSOR_OPS",
+    "Tensor",
+    "Trace",
+    "TraceMismatchError",
+    "TracedStep",
     "Value",
     "apply",
     "backward",
     "backward_schedule",
+    "concatenate",
+    "cross_entropy",
     "current_scope",
     "detect_anomaly",
     "gate_rule",
     "gradcheck",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "linear",
+    "log_softmax",
+    "matmul",
+    "maximum",
+    "minimum",
     "no_grad",
     "numerical_grad",
     "scope",
+    "softmax",
+    "stack",
     "sum_values",
+    "tensor_backward",
     "topological_order",
+    "trace",
     "zero_grad",
 ]

@@ -23,27 +23,38 @@ def topological_order(root: Any) -> list[Any]:
     Iterative depth-first search over ``.parents``; works for any node type
     with a ``parents`` tuple (scalar ``Value`` or ``Tensor``).
     """
+    return _walk(root, leaves=True)
+
+
+def _walk(root: Any, leaves: bool) -> list[Any]:
+    """Post-order DFS without recursion; ``leaves=False`` keeps only nodes with parents.
+
+    The stack holds nodes; a ``None`` above a node means "all its parents are
+    done: emit it".  Nodes are their own set keys when they hash by identity
+    (``Value``: no per-node int from ``id()``), else their ``id()`` is.
+    """
+    kind = type(root)
+    by_identity = kind.__hash__ is object.__hash__ and kind.__eq__ is object.__eq__
     order: list[Any] = []
-    seen: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    push, pop, append = stack.append, stack.pop, order.append
+    seen: set[Any] = set()
+    stack: list[Any] = [root]
+    push, pop, extend, emit, mark = stack.append, stack.pop, stack.extend, order.append, seen.add
     while stack:
-        node, expanded = pop()
-        if expanded:
-            append(node)
+        node = pop()
+        if node is None:
+            emit(pop())
             continue
-        key = id(node)
+        key = node if by_identity else id(node)
         if key in seen:
             continue
-        seen.add(key)
+        mark(key)
         parents = node.parents
-        if not parents:
-            append(node)
-            continue
-        push((node, True))
-        for parent in parents:
-            if id(parent) not in seen:
-                push((parent, False))
+        if parents:
+            push(node)
+            push(None)
+            extend(parents)
+        elif leaves:
+            emit(node)
     return order
 
 
@@ -58,18 +69,28 @@ def backward(root: Any, grad: float = 1.0) -> None:
     """
     if isinstance(grad, bool) or not isinstance(grad, (int, float)):
         raise TypeError(f"backward: the seed gradient must be a number, got {type(grad).__name__}")
-    order = topological_order(root)
     if STATE.anomaly:
-        _checked_backward(order, root, float(grad))
+        _checked_backward(topological_order(root), root, float(grad))
         return
-    for node in order:
-        if node.parents:
-            node.grad = 0.0
+    interior = _walk(root, leaves=False)  # leaves only receive: no work of their own
+    for node in interior:
+        node.grad = 0.0
     root.grad = grad if root.parents else root.grad + grad
-    for node in reversed(order):
+    # downstream = local x upstream, edge by edge; unary and binary gates unrolled
+    for node in reversed(interior):
         upstream = node.grad
-        for parent, local in zip(node.parents, node.local_grads):
-            parent.grad += local * upstream
+        parents = node.parents
+        n = len(parents)
+        if n == 2:
+            a, b = parents
+            local_a, local_b = node.local_grads
+            a.grad += local_a * upstream
+            b.grad += local_b * upstream
+        elif n == 1:
+            parents[0].grad += node.local_grads[0] * upstream
+        else:
+            for parent, local in zip(parents, node.local_grads):
+                parent.grad += local * upstream
 
 
 def _checked_backward(order: list[Any], root: Any, grad: float) -> None:

@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from .backward import backward
 from .state import no_grad
+from .tensor import Tensor, to_array
 from .value import Value
 
 
@@ -32,8 +35,45 @@ def _as_float(x: Any) -> float:
     return x.data if isinstance(x, Value) else float(x)
 
 
-def numerical_grad(f: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6) -> list[float]:
-    """Central differences of scalar ``f`` at ``inputs`` (numbers or Values), one per input."""
+def _is_tensor_mode(inputs: Sequence[Any]) -> bool:
+    return any(isinstance(x, (Tensor, np.ndarray)) for x in inputs)
+
+
+def _scalar_of(out: Any) -> float:
+    if not isinstance(out, Tensor):
+        raise TypeError(f"f must return a Tensor when checking Tensors, got {type(out).__name__}")
+    if out.data.size != 1:
+        raise ValueError(f"f must return a one-element Tensor, got shape {out.shape}")
+    return float(out.data.reshape(()))
+
+
+def _numerical_tensor_grad(f: Callable[..., Any], arrays: list[np.ndarray], eps: float) -> list[Any]:
+    """Central differences of one-element-Tensor ``f``, element by element, one array per input."""
+    grads = []
+    with no_grad():
+        for i, base in enumerate(arrays):
+            grad = np.zeros(base.shape)
+            for j in np.ndindex(base.shape):
+                plus, minus = base.copy(), base.copy()
+                plus[j] += eps
+                minus[j] -= eps
+                args_p = [Tensor(a) for a in arrays]
+                args_m = [Tensor(a) for a in arrays]
+                args_p[i], args_m[i] = Tensor(plus), Tensor(minus)
+                grad[j] = (_scalar_of(f(*args_p)) - _scalar_of(f(*args_m))) / (2.0 * eps)
+            grads.append(grad)
+    return grads
+
+
+def numerical_grad(f: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6) -> list[Any]:
+    """Central differences of scalar ``f`` at ``inputs``, one per input.
+
+    Inputs are numbers or Values (one float each), or, when any input is a
+    Tensor or numpy array, Tensors (one float64 array of the input's shape
+    each; ``f`` then takes Tensors and returns a one-element Tensor).
+    """
+    if _is_tensor_mode(inputs):
+        return _numerical_tensor_grad(f, [to_array(x, np.float64).copy() for x in inputs], eps)
     xs = [_as_float(x) for x in inputs]
     grads = []
     with no_grad():
@@ -57,14 +97,19 @@ def gradcheck(
 ) -> list[GradcheckResult]:
     """Compare backward with central differences for scalar ``f(*inputs)``.
 
-    ``f`` takes one Value per input and returns a Value.  Fresh leaves are
+    ``f`` takes one Value per input and returns a Value; or, when any input is
+    a Tensor or numpy array, one Tensor per input (float64 leaves with
+    ``requires_grad=True``) and returns a one-element Tensor, and every
+    element is checked (labels like ``W[1, 2]``).  Fresh leaves are
     made from the inputs' numbers, so the caller's graph and grads are left
     alone.  An input passes when ``|analytic - numeric| <= atol + rtol |numeric|``.
-    Returns one :class:`GradcheckResult` per input; raises
+    Returns one :class:`GradcheckResult` per input (per element for Tensors); raises
     :class:`GradcheckError` naming the first input that fails.
     """
     if not inputs:
         raise ValueError("gradcheck needs at least one input")
+    if _is_tensor_mode(inputs):
+        return _gradcheck_tensors(f, inputs, eps, rtol, atol)
     labels = [x.label if isinstance(x, Value) and x.label else f"input {i}" for i, x in enumerate(inputs)]
     leaves = [Value(_as_float(x), label=lbl) for x, lbl in zip(inputs, labels)]
     out = f(*leaves)
@@ -76,6 +121,11 @@ def gradcheck(
     for i, (leaf, num) in enumerate(zip(leaves, numeric)):
         err = abs(leaf.grad - num)
         report.append(GradcheckResult(i, labels[i], leaf.grad, num, err, err <= atol + rtol * abs(num)))
+    _raise_first_failure(report, rtol, atol)
+    return report
+
+
+def _raise_first_failure(report: list[GradcheckResult], rtol: float, atol: float) -> None:
     for r in report:
         if not r.ok:
             raise GradcheckError(
@@ -83,4 +133,25 @@ def gradcheck(
                 f"central differences give {r.numeric!r} (error {r.error:.3g}, "
                 f"allowed {atol + rtol * abs(r.numeric):.3g})"
             )
+
+
+def _gradcheck_tensors(
+    f: Callable[..., Any], inputs: Sequence[Any], eps: float, rtol: float, atol: float
+) -> list[GradcheckResult]:
+    labels = [x.label if isinstance(x, Tensor) and x.label else f"input {i}" for i, x in enumerate(inputs)]
+    arrays = [to_array(x, np.float64).copy() for x in inputs]
+    leaves = [Tensor(a.copy(), requires_grad=True, label=lbl) for a, lbl in zip(arrays, labels)]
+    out = f(*leaves)
+    _scalar_of(out)
+    out.backward()
+    numeric = _numerical_tensor_grad(f, arrays, eps)
+    report = []
+    for i, (leaf, num) in enumerate(zip(leaves, numeric)):
+        analytic = leaf.grad if leaf.grad is not None else np.zeros(leaf.shape)
+        for j in np.ndindex(leaf.shape):
+            a, n = float(analytic[j]), float(num[j])
+            err = abs(a - n)
+            where = f"{labels[i]}[{', '.join(map(str, j))}]" if j else labels[i]
+            report.append(GradcheckResult(i, where, a, n, err, err <= atol + rtol * abs(n)))
+    _raise_first_failure(report, rtol, atol)
     return report

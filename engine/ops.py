@@ -289,7 +289,11 @@ def _a_pow_value(x: Any, y: Any) -> tuple[Any, tuple[Any, Any]]:
 
 
 def _a_exp(x: Any) -> tuple[Any, tuple[Any]]:
-    out = np.exp(x)
+    with np.errstate(over="ignore"):
+        out = np.exp(x)
+    if np.isposinf(out).any() and not np.isposinf(x).any():
+        limit = np.log(np.finfo(np.result_type(x, 1.0)).max)
+        raise OverflowError(f"exp overflows a float for inputs above {limit:.2f}")
     return out, (out,)
 
 
@@ -310,15 +314,20 @@ def _a_sigmoid(x: Any) -> tuple[Any, tuple[Any]]:
     return s, (s * (1.0 - s),)
 
 
+def _float_type(x: Any) -> Any:
+    """The float dtype results of ``x`` take (float32 stays float32)."""
+    return x.dtype if isinstance(x, np.ndarray) and x.dtype.kind == "f" else np.result_type(x, 1.0)
+
+
 def _a_relu(x: Any) -> tuple[Any, tuple[Any]]:
-    mask = x > 0
-    return np.where(mask, x, 0.0), (mask.astype(np.result_type(x, 1.0)),)
+    return np.maximum(x, 0.0), ((x > 0).astype(_float_type(x)),)
 
 
 def _a_make_leaky_relu(slope: float) -> Rule:
     def _leaky_relu(x: Any) -> tuple[Any, tuple[Any]]:
         mask = x > 0
-        return np.where(mask, x, slope * x), (np.where(mask, 1.0, slope),)
+        local = np.where(mask, 1.0, slope).astype(_float_type(x), copy=False)
+        return x * local, (local,)
 
     return _leaky_relu
 
@@ -329,12 +338,16 @@ def _a_abs(x: Any) -> tuple[Any, tuple[Any]]:
 
 def _a_max(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
     first = a >= b  # ties go to the first input
-    return np.where(first, a, b), (first * 1.0, (~first) * 1.0)
+    out = np.where(first, a, b)
+    dt = _float_type(out)
+    return out, (first.astype(dt), (~first).astype(dt))
 
 
 def _a_min(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
     first = a <= b
-    return np.where(first, a, b), (first * 1.0, (~first) * 1.0)
+    out = np.where(first, a, b)
+    dt = _float_type(out)
+    return out, (first.astype(dt), (~first).astype(dt))
 
 
 # ---------------------------------------------------------------- the table

@@ -20,6 +20,7 @@ from .ops import Op
 from .state import STATE
 
 _new = object.__new__
+_LEAF, _ADD, _SUB, _MUL, _DIV = ops.LEAF, ops.ADD, ops.SUB, ops.MUL, ops.DIV
 
 
 class Value:
@@ -50,15 +51,18 @@ class Value:
             data = _to_float(data)
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__}")
-        if STATE.anomaly and not math.isfinite(data):
-            raise FloatingPointError(f"detect_anomaly: leaf {label or 'Value'} was given {data!r}")
+        scope = STATE.recording
+        if scope is None:  # off the fast path: no_grad or detect_anomaly
+            if STATE.anomaly and not math.isfinite(data):
+                raise FloatingPointError(f"detect_anomaly: leaf {label or 'Value'} was given {data!r}")
+            scope = STATE.scope
         self.data = data
         self.grad = 0.0
         self.label = label
-        self.op = ops.LEAF
+        self.op = _LEAF
         self.parents = ()
         self.local_grads = ()
-        self.scope = STATE.scope
+        self.scope = scope
 
     # ------------------------------------------------------------ display
     def __repr__(self) -> str:
@@ -71,36 +75,60 @@ class Value:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _binary(ops.ADD, self, other)
+        if type(other) is not Value:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _binary(_ADD, self, other)
 
     def __radd__(self, other: Any) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _binary(ops.ADD, other, self)
+        if type(other) is not Value:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _binary(_ADD, other, self)
 
     def __sub__(self, other: Any) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _binary(ops.SUB, self, other)
+        if type(other) is not Value:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _binary(_SUB, self, other)
 
     def __rsub__(self, other: Any) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _binary(ops.SUB, other, self)
+        if type(other) is not Value:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _binary(_SUB, other, self)
 
     def __mul__(self, other: Any) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _binary(ops.MUL, self, other)
+        if type(other) is not Value:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _binary(_MUL, self, other)
 
     def __rmul__(self, other: Any) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _binary(ops.MUL, other, self)
+        if type(other) is not Value:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _binary(_MUL, other, self)
 
     def __truediv__(self, other: Any) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _binary(ops.DIV, self, other)
+        if type(other) is not Value:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _binary(_DIV, self, other)
 
     def __rtruediv__(self, other: Any) -> Value:
-        other = _operand(other)
-        return NotImplemented if other is None else _binary(ops.DIV, other, self)
+        if type(other) is not Value:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _binary(_DIV, other, self)
 
     def __pow__(self, exponent: Any) -> Value:
         """``x ** k`` (k a number: local k x^(k-1)) or ``x ** y`` (y a Value)."""
@@ -187,11 +215,30 @@ def _to_float(data: Any) -> float:
 
 def _operand(other: Any) -> Value | None:
     """The other side of a binary operator as a Value, or None (-> NotImplemented)."""
-    if type(other) is Value:
+    kind = type(other)
+    if kind is Value:
         return other
-    if isinstance(other, Real):
-        return Value(float(other))
+    if kind is float:
+        return _constant(other)
+    if kind is int or isinstance(other, Real):
+        return _constant(float(other))
     return None
+
+
+def _constant(x: float) -> Value:
+    """A plain number on one side of an operator, wrapped as a leaf (a constant)."""
+    scope = STATE.recording
+    if scope is None:
+        return Value(x)  # checked path (detect_anomaly) / no_grad
+    v = _new(Value)
+    v.data = x
+    v.grad = 0.0
+    v.label = ""
+    v.op = _LEAF
+    v.parents = ()
+    v.local_grads = ()
+    v.scope = scope
+    return v
 
 
 def _require_operand(other: Any, op: str) -> Value:
@@ -210,12 +257,28 @@ def _domain_error(exc: Exception, op: Op, parents: tuple[Value, ...]) -> Excepti
     return type(exc)(f"{op.name}: {exc} (inputs: {inputs})")
 
 
+# The two hot paths below inline ``_node``'s fast case: one thread-local read
+# (``STATE.recording``: the scope, or None off the fast path) and seven slot
+# stores per node.
+
+
 def _unary(op: Op, x: Value) -> Value:
     try:
         out, local = op.fn(x.data)
     except (ArithmeticError, ValueError) as exc:
         raise _domain_error(exc, op, (x,)) from None
-    return _node(out, op, (x,), local)
+    scope = STATE.recording
+    if scope is None:
+        return _node(out, op, (x,), local)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.label = ""
+    node.op = op
+    node.parents = (x,)
+    node.local_grads = local
+    node.scope = scope
+    return node
 
 
 def _binary(op: Op, a: Value, b: Value) -> Value:
@@ -223,16 +286,42 @@ def _binary(op: Op, a: Value, b: Value) -> Value:
         out, local = op.fn(a.data, b.data)
     except (ArithmeticError, ValueError) as exc:
         raise _domain_error(exc, op, (a, b)) from None
-    return _node(out, op, (a, b), local)
+    scope = STATE.recording
+    if scope is None:
+        return _node(out, op, (a, b), local)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.label = ""
+    node.op = op
+    node.parents = (a, b)
+    node.local_grads = local
+    node.scope = scope
+    return node
 
 
 def apply(op: Op, *parents: Value) -> Value:
     """Make the node ``op(*parents)`` through the op table (any arity)."""
+    return _apply(op, parents)
+
+
+def _apply(op: Op, parents: tuple[Value, ...]) -> Value:
     try:
-        out, local = op.fn(*(p.data for p in parents))
+        out, local = op.fn(*[p.data for p in parents])
     except (ArithmeticError, ValueError) as exc:
         raise _domain_error(exc, op, parents) from None
-    return _node(out, op, parents, local)
+    scope = STATE.recording
+    if scope is None:
+        return _node(out, op, parents, local)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.label = ""
+    node.op = op
+    node.parents = parents
+    node.local_grads = local
+    node.scope = scope
+    return node
 
 
 def _node(data: float, op: Op, parents: tuple[Value, ...], local: tuple[float, ...]) -> Value:
@@ -242,7 +331,7 @@ def _node(data: float, op: Op, parents: tuple[Value, ...], local: tuple[float, .
     out.grad = 0.0
     out.label = ""
     out.scope = state.scope
-    if state.fast:
+    if state.recording is not None:
         out.op = op
         out.parents = parents
         out.local_grads = local
@@ -268,9 +357,9 @@ def sum_values(values: Any, start: float = 0.0) -> Value:
 
     Cheaper and flatter than a chain of ``+``; numbers are wrapped as constants.
     """
-    parents = tuple(v if type(v) is Value else _require_operand(v, "sum_values") for v in values)
+    parents = tuple([v if type(v) is Value else _require_operand(v, "sum_values") for v in values])
     if start != 0.0 or not parents:
         parents = (*parents, Value(start))
     if len(parents) == 1:
         return parents[0]
-    return apply(ops.SUM, *parents)
+    return _apply(ops.SUM, parents)

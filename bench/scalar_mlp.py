@@ -1,0 +1,254 @@
+"""micrograd's demo step, side by side: micrograd, tracegrad (dynamic, traced, batched), PyTorch.
+
+Workload (micrograd's demo): MLP(2, [16, 16, 1]) with ReLU, 100 two-moons
+points (noise 0.1), hinge loss averaged + 1e-4 * sum p^2, one SGD update.
+Seconds per training step (forward + backward + update), medians of repeats.
+
+    python bench/scalar_mlp.py [--quick]
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import sys
+from typing import Any
+
+from _common import fmt_s, interleaved, machine, median_time, moons, quick_flag, table
+
+import engine
+from engine import Value, sum_values, trace
+
+LR = 0.05
+ALPHA = 1e-4
+
+
+# ---------------------------------------------------------------- micrograd (its demo, verbatim)
+
+
+def micrograd_step(X: list[list[float]], y: list[float]) -> tuple[Any, Any]:
+    from micrograd.engine import Value as MValue
+    from micrograd.nn import MLP as MMLP
+
+    random.seed(1337)
+    model = MMLP(2, [16, 16, 1])
+
+    def step() -> float:
+        inputs = [list(map(MValue, xrow)) for xrow in X]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = ALPHA * sum(p * p for p in model.parameters())
+        total = data_loss + reg_loss
+        model.zero_grad()
+        total.backward()
+        for p in model.parameters():
+            p.data -= LR * p.grad
+        return total.data
+
+    return step, model
+
+
+# ---------------------------------------------------------------- tracegrad
+
+
+def tracegrad_model(use_nn: bool = True) -> tuple[Any, list[Value], str]:
+    """nn.MLP when the nn package is there (and wanted), else the same structure from engine Values."""
+    try:
+        if not use_nn:
+            raise ImportError
+        from nn import MLP
+
+        model = MLP(2, [16, 16, 1], seed=1337)
+        return model, model.parameters(), "nn.MLP"
+    except ImportError:
+        rng = random.Random(1337)
+        sizes = [2, 16, 16, 1]
+        layers = [
+            [([Value(rng.uniform(-1, 1)) for _ in range(a)], Value(0.0)) for _ in range(b)]
+            for a, b in zip(sizes, sizes[1:])
+        ]
+
+        def model(x: list[Any]) -> Value:
+            for i, layer in enumerate(layers):
+                x = [sum_values([w * xi for w, xi in zip(ws, x)] + [b]) for ws, b in layer]
+                if i < len(layers) - 1:
+                    x = [v.relu() for v in x]
+            return x[0]
+
+        params = [p for layer in layers for ws, b in layer for p in (*ws, b)]
+        return model, params, "engine Values"
+
+
+def loss_of(model: Any, params: list[Value], xs: list[list[Any]], ys: list[Any]) -> Value:
+    scores = [model(x) for x in xs]
+    losses = [(1 + -yi * si).relu() for yi, si in zip(ys, scores)]
+    data_loss = sum_values(losses) * (1.0 / len(losses))
+    return data_loss + ALPHA * sum_values([p * p for p in params])
+
+
+def sgd(params: list[Value]) -> None:
+    for p in params:
+        p.data -= LR * p.grad
+
+
+def main() -> None:
+    quick = quick_flag()
+    reps = 3 if quick else 7
+    X, y = moons()
+    results: dict[str, float] = {}
+    notes: list[str] = []
+
+    mg_step, mg_model = micrograd_step(X, y)
+    nodes = _count_micrograd_nodes(mg_model, X, y)
+    steps: dict[str, Any] = {"micrograd": mg_step}
+    for use_nn in (False, True):
+        model, params, built = tracegrad_model(use_nn)
+
+        def dyn_step(model: Any = model, params: list[Value] = params) -> float:
+            total = loss_of(model, params, [[Value(a), Value(b)] for a, b in X], y)
+            engine.zero_grad(params)
+            total.backward()
+            sgd(params)
+            return total.data
+
+        steps[f"tracegrad dynamic ({built})"] = dyn_step
+    # collector on (as users run it): each in its own block, since a collection run
+    # during one engine's step would also sweep up the other's garbage
+    for name, fn in steps.items():
+        gc.collect()
+        results[f"{name}, GC on"] = median_time(fn, max(3, reps // 2) if name == "micrograd" else reps)
+    # collector off (the engines' own work): one step of each in turn, so load drift hits all alike
+    for name, t in interleaved(steps, reps, gc_on=False).items():
+        results[f"{name}, GC off"] = t
+    tg_nodes = len(engine.topological_order(loss_of(model, params, [[Value(a), Value(b)] for a, b in X], y)))
+
+    # traced replay: the whole step's loss, traced once, replayed each step
+    g = trace(lambda xs, ys: loss_of(model, params, xs, ys), X, y, params=params)
+
+    def traced_step() -> float:
+        out = g(X, y)
+        engine.zero_grad(params)
+        g.backward()
+        sgd(params)
+        return out
+
+    results[f"tracegrad traced replay ({g.replay})"] = median_time(traced_step, reps * 3, gc_on=True)
+
+    # batched replay: the per-sample program over the batch + the penalty program
+    sample = trace(lambda x, t: (1 + -t * model(x)).relu(), X[0], y[0], params=params)
+    penalty = trace(lambda: ALPHA * sum_values([p * p for p in params]), params=params)
+
+    def batched_step() -> float:
+        out = sample.batch(X, y, reduce="mean") + penalty()
+        engine.zero_grad(params)
+        sample.backward()
+        penalty.backward()
+        sgd(params)
+        return out
+
+    results["tracegrad batched replay"] = median_time(batched_step, reps * 10, gc_on=True)
+
+    # identical numbers: one more step each from the same weights
+    diffs = _agreement(model, params, X, y, g, sample, penalty)
+
+    torch_rows = _torch_steps(X, y, reps)
+    results.update(torch_rows)
+
+    mg_on = results["micrograd, GC on"]
+    mg_off = results["micrograd, GC off"]
+    torch_ref = results.get("PyTorch CPU, float32 (batch)")
+    rows = []
+    for name, t in results.items():
+        ratio = mg_off / t if "GC off" in name else mg_on / t
+        vs_torch = f"{t / torch_ref:.1f}x" if torch_ref else "-"
+        rows.append([name, fmt_s(t), f"{ratio:.1f}x", vs_torch])
+    print(f"scalar_mlp: MLP(2, [16, 16, 1]) on moons(100), hinge + 1e-4 L2, SGD ({machine()})")
+    print(f"micrograd builds {nodes:,} nodes per step; tracegrad ({built}) builds {tg_nodes:,}; "
+          f"the traced program has {len(g.ops):,} ops, the per-sample program {len(sample.ops)}")
+    print(table(["step", "seconds / step", "speed-up vs micrograd (same GC)", "time / PyTorch"], rows))
+    print(f"traced vs dynamic: |loss diff| {diffs[0]:.1e}, max |grad diff| {diffs[1]:.1e}; "
+          f"batched vs dynamic: {diffs[2]:.1e}, {diffs[3]:.1e}")
+    notes.append(f"micrograd GC on {fmt_s(mg_on)}")
+    dyn_on = mg_on / results["tracegrad dynamic (engine Values), GC on"]
+    dyn_off = mg_off / results["tracegrad dynamic (engine Values), GC off"]
+    nn_rows = [k for k in results if k.startswith("tracegrad dynamic (nn.MLP)")]
+    nn_part = (f" (with nn.MLP: {mg_on / results[nn_rows[0]]:.1f}x, {mg_off / results[nn_rows[1]]:.1f}x)"
+               if nn_rows else "")
+    traced = mg_on / next(v for k, v in results.items() if k.startswith("tracegrad traced"))
+    batched = results["tracegrad batched replay"] / torch_ref if torch_ref else float("nan")
+    print(f"SUMMARY scalar_mlp: dynamic {dyn_on:.1f}x micrograd (GC on), {dyn_off:.1f}x (GC off){nn_part}; "
+          f"traced replay {traced:.0f}x; batched replay {batched:.1f}x PyTorch CPU time")
+
+
+def _count_micrograd_nodes(model: Any, X: list[list[float]], y: list[float]) -> int:
+    from micrograd.engine import Value as MValue
+
+    scores = [model(list(map(MValue, r))) for r in X]
+    total = sum((1 + -yi * s).relu() for yi, s in zip(y, scores)) * (1.0 / len(X))
+    total = total + ALPHA * sum(p * p for p in model.parameters())
+    seen: set[int] = set()
+    stack = [total]
+    while stack:
+        v = stack.pop()
+        if id(v) not in seen:
+            seen.add(id(v))
+            stack.extend(v._prev)
+    del total, scores
+    gc.collect()
+    return len(seen)
+
+
+def _agreement(model: Any, params: list[Value], X: Any, y: Any, g: Any, sample: Any, penalty: Any) -> list[float]:
+    engine.zero_grad(params)
+    ref = loss_of(model, params, [[Value(a), Value(b)] for a, b in X], y)
+    ref.backward()
+    want = [p.grad for p in params]
+    engine.zero_grad(params)
+    got = g(X, y)
+    g.backward()
+    traced = [p.grad for p in params]
+    engine.zero_grad(params)
+    batched = sample.batch(X, y) + penalty()
+    sample.backward()
+    penalty.backward()
+    out = [
+        abs(got - ref.data), max(abs(a - b) for a, b in zip(traced, want)),
+        abs(batched - ref.data), max(abs(p.grad - b) for p, b in zip(params, want)),
+    ]
+    engine.zero_grad(params)
+    return out
+
+
+def _torch_steps(X: list[list[float]], y: list[float], reps: int) -> dict[str, float]:
+    try:
+        import torch
+    except ImportError:
+        print("(torch not installed: PyTorch rows skipped)", file=sys.stderr)
+        return {}
+    torch.set_num_threads(1)
+    out = {}
+    for dtype, name in ((torch.float32, "float32"), (torch.float64, "float64")):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(
+            torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
+            torch.nn.Linear(16, 1),
+        ).to(dtype)
+        Xt = torch.tensor(X, dtype=dtype)
+        yt = torch.tensor(y, dtype=dtype)
+        opt = torch.optim.SGD(net.parameters(), lr=LR)
+
+        def step(net: Any = net, Xt: Any = Xt, yt: Any = yt, opt: Any = opt) -> float:
+            scores = net(Xt).squeeze(1)
+            loss = torch.relu(1 - yt * scores).mean() + ALPHA * sum((p * p).sum() for p in net.parameters())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        out[f"PyTorch CPU, {name} (batch)"] = median_time(step, reps * 30, warmup=5, gc_on=True)
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,440 @@
+"""The tensor path's modules: ``Linear``, ``Sequential``, activations, ``Embedding``.
+
+Each parameter is one ``engine.Tensor`` (a whole weight matrix), so a batch
+goes through a layer as one matrix product, and backward computes the
+lecture's matrix form ``dW = delta x^T`` in one gate::
+
+    net = Sequential(Linear(784, 100), ReLU(), Linear(100, 10))
+    loss = cross_entropy(net(X_batch), y_batch)      # X_batch: (n, 784)
+    loss.backward()                                  # fills every weight's .grad
+
+They are ``nn.Module`` s: ``parameters()``, ``named_parameters()``
+(``layers.0.weight``), ``state_dict``, ``save`` / ``load`` and the optimizers
+of ``nn.optim`` work on them unchanged.  Layer i of a ``Sequential`` makes its
+nodes in scope ``layers.i`` (the prefix of its parameters' names).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from engine import Tensor, cross_entropy, linear
+from engine.state import STATE
+from engine.tensor import to_array
+
+from .init import check_init
+from .module import Module
+
+_DTYPES = ("float64", "float32")
+
+
+def _check_size(name: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name} must be an int, got {type(n).__name__}: {n!r}")
+    if n < 1:
+        raise ValueError(f"{name} must be at least 1, got {n}")
+    return n
+
+
+def _check_dtype(dtype: Any) -> str:
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return name
+
+
+def numpy_rng(seed: int | None = None, rng: Any = None) -> np.random.Generator:
+    """A numpy Generator for ``seed=`` / ``rng=`` (numpy or ``random.Random``); neither: the
+    global ``random`` stream, so ``random.seed(...)`` makes a model reproducible."""
+    if seed is not None and rng is not None:
+        raise ValueError("give seed= or rng=, not both")
+    if rng is not None:
+        if isinstance(rng, np.random.Generator):
+            return rng
+        if isinstance(rng, np.random.RandomState):
+            return np.random.default_rng(rng.randint(0, 2**63 - 1, dtype=np.int64))
+        if isinstance(rng, random.Random):
+            return np.random.default_rng(rng.getrandbits(64))
+        raise TypeError(f"rng must be a random.Random or a numpy Generator/RandomState, got {type(rng).__name__}")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
+        return np.random.default_rng(seed)
+    return np.random.default_rng(random.getrandbits(64))
+
+
+def draw_matrix(gen: np.random.Generator, init: str, nout: int, nin: int) -> np.ndarray:
+    """A (nout, nin) weight matrix under ``nn.init``'s schemes (uniform, xavier, he)."""
+    if init == "uniform":
+        return gen.uniform(-1.0, 1.0, size=(nout, nin))
+    if init == "xavier":
+        a = math.sqrt(6.0 / (nin + nout))
+        return gen.uniform(-a, a, size=(nout, nin))
+    return gen.normal(0.0, math.sqrt(2.0 / nin), size=(nout, nin))  # he
+
+
+def _input(x: Any) -> Tensor:
+    return x if type(x) is Tensor else Tensor(x)
+
+
+class Linear(Module):
+    """``y = x W^T + b``: ``Linear(nin, nout, bias=True, init="xavier", seed=None, rng=None, dtype="float64")``.
+
+    ``weight`` is a (nout, nin) Tensor (row j = neuron j's weights, as the
+    lecture's ``W x`` and as PyTorch), ``bias`` a (nout,) Tensor starting at 0.
+    Input: (..., nin); output (..., nout).  ``init``: "uniform" (U(-1, 1)),
+    "xavier" (Glorot, for sigmoid / tanh) or "he" (Kaiming, for ReLU).
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        bias: bool = True,
+        init: str = "xavier",
+        seed: int | None = None,
+        rng: Any = None,
+        dtype: str = "float64",
+    ) -> None:
+        self.nin = _check_size("nin", nin)
+        self.nout = _check_size("nout", nout)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
+        self.init = check_init(init)
+        self.dtype = _check_dtype(dtype)
+        W = draw_matrix(numpy_rng(seed, rng), init, nout, nin).astype(self.dtype)
+        self.weight = Tensor(W, requires_grad=True, label="weight")
+        self.bias = Tensor(np.zeros(nout, dtype=self.dtype), requires_grad=True, label="bias") if bias else None
+
+    def __call__(self, x: Any) -> Tensor:
+        """``x W^T + b`` for ``x`` of shape (..., nin): one linear gate."""
+        return linear(x if type(x) is Tensor else Tensor(x), self.weight, self.bias)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (for save/load)."""
+        return {"nin": self.nin, "nout": self.nout, "bias": self.bias is not None,
+                "init": self.init, "dtype": self.dtype}
+
+    def extra_repr(self) -> str:
+        return f"{self.nin} -> {self.nout}{'' if self.bias is not None else ', bias=False'}"
+
+
+class _Activation(Module):
+    """An element-wise gate as a module (no parameters)."""
+
+    def __call__(self, x: Any) -> Tensor:
+        return self.forward(_input(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (none)."""
+        return {}
+
+
+class ReLU(_Activation):
+    """max(0, x) element-wise: the gradient switch."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """relu(x); local gradient 1 where x > 0, else 0."""
+        return x.relu()
+
+
+class Sigmoid(_Activation):
+    """σ(x) = 1 / (1 + e^-x) element-wise; local gradient σ(1 - σ)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """σ(x)."""
+        return x.sigmoid()
+
+
+class Tanh(_Activation):
+    """tanh(x) element-wise; local gradient 1 - tanh^2."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """tanh(x)."""
+        return x.tanh()
+
+
+class LeakyReLU(_Activation):
+    """x if x > 0 else slope * x: ``LeakyReLU(slope=0.01)``."""
+
+    def __init__(self, slope: float = 0.01) -> None:
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise TypeError(f"slope must be a number, got {type(slope).__name__}")
+        self.slope = float(slope)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """leaky_relu(x, slope)."""
+        return x.leaky_relu(self.slope)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (for save/load)."""
+        return {"slope": self.slope}
+
+
+class Flatten(_Activation):
+    """(n, d1, d2, ...) -> (n, d1 * d2 * ...): e.g. a window of word vectors into one row."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x reshaped to (n, -1)."""
+        if x.ndim < 2:
+            raise ValueError(f"Flatten needs a batch of at least 2 axes, got shape {x.shape}")
+        return x.reshape(x.shape[0], -1)
+
+
+class Embedding(Module):
+    """A lookup table of word vectors: ``Embedding(num, dim, seed=None, rng=None, dtype="float64")``.
+
+    ``weight`` is (num, dim), drawn from N(0, 1); calling it with integer ids
+    of any shape returns their rows, shape (*ids.shape, dim).  Backward
+    scatters the upstream into the picked rows (a word used twice gets both).
+    Seed 002's window classifier: ``Sequential(Embedding(V, d), Flatten(), Linear(5 d, h), ...)``.
+    """
+
+    def __init__(
+        self, num: int, dim: int, seed: int | None = None, rng: Any = None, dtype: str = "float64"
+    ) -> None:
+        self.num = _check_size("num", num)
+        self.dim = _check_size("dim", dim)
+        self.dtype = _check_dtype(dtype)
+        W = numpy_rng(seed, rng).normal(0.0, 1.0, size=(num, dim)).astype(self.dtype)
+        self.weight = Tensor(W, requires_grad=True, label="embedding")
+
+    def __call__(self, ids: Any) -> Tensor:
+        """The rows of ``weight`` for integer ``ids`` (``IndexError`` when out of range)."""
+        raw = ids.data if isinstance(ids, Tensor) else ids
+        idx = np.asarray(raw)
+        if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
+            idx = idx.astype(np.intp)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding needs integer ids, got {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num):
+            bad = idx[(idx < 0) | (idx >= self.num)].flat[0]
+            raise IndexError(f"Embedding: id {int(bad)} is out of range [0, {self.num})")
+        return self.weight[idx]
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (for save/load)."""
+        return {"num": self.num, "dim": self.dim, "dtype": self.dtype}
+
+    def extra_repr(self) -> str:
+        return f"{self.num} x {self.dim}"
+
+
+class Sequential(Module):
+    """Modules applied in order: ``Sequential(Linear(784, 100), ReLU(), Linear(100, 10))``.
+
+    ``layers`` holds them; layer i's parameters are named ``layers.i.weight``
+    and its nodes are made in scope ``layers.i``.  Indexing, ``len`` and
+    iteration work as on a list.
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not an nn.Module")
+        if not layers:
+            raise ValueError("Sequential needs at least one layer")
+        self.layers = list(layers)
+        self._scopes = [f"layers.{i}" for i in range(len(self.layers))]
+
+    @property
+    def nin(self) -> int | None:
+        """Input size of the first layer that has one (None if unknown)."""
+        for layer in self.layers:
+            if isinstance(layer, Embedding):
+                return None
+            if hasattr(layer, "nin"):
+                return layer.nin  # type: ignore[no-any-return]
+        return None
+
+    @property
+    def nout(self) -> int | None:
+        """Output size of the last layer that has one (None if unknown)."""
+        for layer in reversed(self.layers):
+            if hasattr(layer, "nout"):
+                return layer.nout  # type: ignore[no-any-return]
+            if isinstance(layer, Embedding):
+                return None
+        return None
+
+    def __call__(self, x: Any) -> Tensor:
+        """Feed ``x`` (a Tensor, an array or nested lists) through every layer in turn."""
+        if not isinstance(x, Tensor) and not isinstance(self.layers[0], Embedding):
+            x = Tensor(x)
+        # engine.scope(f"layers.{i}") per layer, without a generator per layer per call
+        outer = STATE.scope
+        prefix = f"{outer}." if outer else ""
+        try:
+            for name, layer in zip(self._scopes, self.layers):
+                STATE.scope = prefix + name
+                x = layer(x)
+        finally:
+            STATE.scope = outer
+        return x  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def config(self) -> dict[str, Any]:
+        """The layers (for save/load)."""
+        return {"layers": list(self.layers)}
+
+    @classmethod
+    def from_config(cls, config: Any) -> Sequential:
+        """Rebuild from :meth:`config` output."""
+        return cls(*config["layers"])
+
+    def extra_repr(self) -> str:
+        return f"{len(self.layers)} layers"
+
+    def __repr__(self) -> str:
+        lines = [f"Sequential({self.num_parameters()} parameters)"]
+        lines += [f"  (layers.{i}): {layer!r}" for i, layer in enumerate(self.layers)]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------ interop
+    def to_torch(self) -> Any:
+        """The equivalent ``torch.nn.Sequential`` with the same weights (needs torch)."""
+        from .convert import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module: Any, dtype: str | None = None) -> Sequential:
+        """Import a torch stack of Linear and activation layers (see :func:`nn.convert.from_torch`)."""
+        from .convert import from_torch
+
+        return from_torch(module, dtype)
+
+    def to_mlp(self) -> Module:
+        """The equivalent scalar ``nn.MLP`` (see :func:`nn.convert.sequential_to_mlp`)."""
+        from .convert import sequential_to_mlp
+
+        return sequential_to_mlp(self)
+
+    def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
+        """Class predictions (argmax of the outputs) for the rows of ``X``, without a graph."""
+        return np.concatenate([out.argmax(axis=-1) for out in self.outputs(X, batch_size)])
+
+    def outputs(self, X: Any, batch_size: int = 1024) -> Iterator[np.ndarray]:
+        """The output arrays for ``X`` in batches of ``batch_size`` rows, without a graph."""
+        from engine import no_grad
+
+        X = to_array(X) if not isinstance(self.layers[0], Embedding) else np.asarray(X)
+        with no_grad():
+            for b in range(0, len(X), batch_size):
+                yield self(X[b : b + batch_size]).data
+
+
+# ---------------------------------------------------------------- training step
+
+TensorLoss = Callable[[Tensor, Any], Tensor]
+
+
+def mse(out: Tensor, target: Any) -> Tensor:
+    """Mean squared error ``mean((out - target)^2)`` (targets reshaped to ``out``'s shape)."""
+    t = to_array(target, out.dtype)
+    if t.size != out.size:
+        raise ValueError(f"mse: targets of shape {t.shape} do not match outputs of shape {out.shape}")
+    return ((out - t.reshape(out.shape)) ** 2).mean()
+
+
+TENSOR_LOSSES: dict[str, TensorLoss] = {"cross_entropy": cross_entropy, "mse": mse}
+
+
+def make_tensor_step(
+    model: Module, loss: str | TensorLoss, optimizer: Any
+) -> Callable[[Any, Any], tuple[float, np.ndarray]]:
+    """One training step on a whole batch: zero_grad, forward, loss, backward, update.
+
+    Returns ``step(X_batch, y_batch) -> (loss as float, output array)``.  A NaN
+    or inf loss raises ``FloatingPointError`` before any weight changes.
+    ``loss``: ``"cross_entropy"`` (integer classes), ``"mse"`` or a callable
+    ``loss(outputs Tensor, targets) -> one-element Tensor``.
+    """
+    if isinstance(loss, str):
+        if loss not in TENSOR_LOSSES:
+            raise ValueError(f"unknown tensor loss {loss!r}; choose one of {', '.join(TENSOR_LOSSES)}")
+        loss_fn = TENSOR_LOSSES[loss]
+    elif callable(loss):
+        loss_fn = loss
+    else:
+        raise TypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
+
+    def step(X: Any, y: Any) -> tuple[float, np.ndarray]:
+        optimizer.zero_grad()
+        out = model(X)  # type: ignore[operator]
+        total = loss_fn(out, y)
+        value = total.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the loss became {value!r}; weights were not updated (lower the learning rate?)")
+        total.backward()
+        optimizer.step()
+        return value, out.data
+
+    return step
+
+
+def train_epochs(
+    model: Module,
+    X: Any,
+    y: Any,
+    optimizer: Any,
+    loss: str | TensorLoss = "cross_entropy",
+    epochs: int = 1,
+    batch_size: int = 64,
+    seed: int | None = 0,
+) -> list[float]:
+    """Mini-batch training on arrays (rows shuffled each epoch); the mean loss of each epoch."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    X = np.asarray(X) if isinstance(model, Sequential) and isinstance(model.layers[0], Embedding) else to_array(X)
+    y = np.asarray(y)
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels (need the same, at least 1)")
+    step = make_tensor_step(model, loss, optimizer)
+    gen = np.random.default_rng(seed)
+    losses = []
+    for _ in range(epochs):
+        order = gen.permutation(len(X))
+        total = 0.0
+        for b in range(0, len(X), batch_size):
+            idx = np.sort(order[b : b + batch_size])
+            value, _ = step(X[idx], y[idx])
+            total += value * len(idx)
+        losses.append(total / len(X))
+    return losses
+
+
+__all__ = [
+    "TENSOR_LOSSES",
+    "Embedding",
+    "Flatten",
+    "LeakyReLU",
+    "Linear",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "make_tensor_step",
+    "mse",
+    "train_epochs",
+]

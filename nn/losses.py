@@ -1,0 +1,221 @@
+"""Losses on scalar Values (lists in, one Value out), built from the engine's gates.
+
+=========================  ==================================================
+``squared_error(y, o)``    C = (y - o)^2, the lecture's single-sample loss
+``mse(pred, target)``      (1/n) sum_i (pred_i - target_i)^2
+``binary_cross_entropy``   -(1/n) sum_i [y_i log p_i + (1 - y_i) log(1 - p_i)]
+``softmax(logits)``        e^(s_k - m) / sum_j e^(s_j - m),  m = max_j s_j
+``log_softmax(logits)``    (s_k - m) - log sum_j e^(s_j - m)   (stable log-sum-exp)
+``cross_entropy``          -sum_k t_k log softmax(s)_k  (class index or one-hot t)
+``hinge(scores, y)``       (1/n) sum_i max(0, 1 - y_i s_i),  y_i in {-1, +1}
+``max_margin(s, s_c)``     max(0, margin + s_c - s)  (seed 002, corrupted window s_c)
+``l2(params, alpha)``      alpha sum_p p^2
+=========================  ==================================================
+
+Batch forms (lists of samples) return the mean over samples, so the same
+functions serve ``nn.fit``, whose losses are called as ``loss(outputs, targets)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+from engine import Value, sum_values
+
+
+def _value(x: Any, what: str) -> Value:
+    if type(x) is Value:
+        return x
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"{what} must be a Value or a number, got {type(x).__name__}: {x!r:.60}")
+    return Value(float(x))
+
+
+def _target(t: Any, what: str) -> float:
+    if isinstance(t, Value):
+        return t.data
+    if not isinstance(t, Real):
+        raise TypeError(f"{what} must be a number, got {type(t).__name__}: {t!r:.60}")
+    t = float(t)
+    if not math.isfinite(t):
+        raise ValueError(f"{what} must be finite, got {t!r}")
+    return t
+
+
+def _is_seq(x: Any) -> bool:
+    return isinstance(x, (list, tuple, np.ndarray))
+
+
+def _mean(terms: list[Value]) -> Value:
+    if not terms:
+        raise ValueError("a loss needs at least one sample, got none")
+    total = sum_values(terms)
+    return total if len(terms) == 1 else total * (1.0 / len(terms))
+
+
+def _pairs(pred: Any, target: Any, out: list[tuple[Value, float]], where: str) -> None:
+    if _is_seq(pred):
+        if not _is_seq(target) or len(target) != len(pred):
+            got = f"{len(target)} values" if _is_seq(target) else repr(target)
+            raise ValueError(f"{where}: prediction has {len(pred)} values but the target has {got}")
+        for i, (p, t) in enumerate(zip(pred, target)):
+            _pairs(p, t, out, f"{where}[{i}]")
+    else:
+        if _is_seq(target):
+            raise ValueError(f"{where}: prediction is one value but the target has {len(target)} values")
+        out.append((_value(pred, f"prediction {where}"), _target(target, f"target {where}")))
+
+
+def squared_error(y: Any, o: Any) -> Value:
+    """The lecture's C = (y - o)^2 for one target y and one output o; dC/do = -2 (y - o)."""
+    return (_target(y, "target y") - _value(o, "output o")) ** 2
+
+
+def mse(pred: Any, target: Any) -> Value:
+    """Mean squared error (1/n) sum (pred - target)^2 over every number in ``pred``.
+
+    ``pred`` is a Value, a list of Values, or a list of such lists (a batch of
+    multi-output predictions); ``target`` has the same structure with numbers.
+    """
+    pairs: list[tuple[Value, float]] = []
+    _pairs(pred, target, pairs, "mse")
+    return _mean([(p - t) ** 2 for p, t in pairs])
+
+
+def _bce_term(p: Value, y: float, from_logits: bool, eps: float) -> Value:
+    if from_logits:
+        # stable on both sides: never exponentiates a positive number
+        z = p
+        if z.data >= 0:
+            return z * (1.0 - y) + ((-z).exp() + 1.0).log()
+        return -z * y + (z.exp() + 1.0).log()
+    q = p.max(eps).min(1.0 - eps)  # router gates keep log away from 0
+    if y == 1.0:
+        return -q.log()
+    if y == 0.0:
+        return -(1.0 - q).log()
+    return -(y * q.log() + (1.0 - y) * (1.0 - q).log())
+
+
+def binary_cross_entropy(p: Any, y: Any, from_logits: bool = False, eps: float = 1e-12) -> Value:
+    """-(1/n) sum [y log p + (1 - y) log(1 - p)] for probabilities ``p`` and targets y in [0, 1].
+
+    ``p`` is one Value or a list.  Probabilities are clipped to [eps, 1 - eps]
+    (no log(0)); with ``from_logits=True`` ``p`` holds logits z and the loss
+    is computed stably as max(z, 0) - z y + log(1 + e^-|z|).
+    """
+    pairs: list[tuple[Value, float]] = []
+    _pairs(p, y, pairs, "binary_cross_entropy")
+    terms = []
+    for i, (q, t) in enumerate(pairs):
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"binary_cross_entropy: target {i} is {t!r}; targets must lie in [0, 1]")
+        if not from_logits and not 0.0 <= q.data <= 1.0:
+            raise ValueError(
+                f"binary_cross_entropy: prediction {i} is {q.data!r}, not a probability in [0, 1] "
+                "(use a sigmoid output, or from_logits=True)"
+            )
+        terms.append(_bce_term(q, t, from_logits, eps))
+    return _mean(terms)
+
+
+def _logits(logits: Any) -> list[Value]:
+    if not _is_seq(logits) or len(logits) == 0:
+        raise ValueError(f"expected a non-empty list of logits, got {logits!r:.60}")
+    return [_value(s, f"logit {k}") for k, s in enumerate(logits)]
+
+
+def log_softmax(logits: Sequence[Any]) -> list[Value]:
+    """log softmax(s)_k = (s_k - m) - log sum_j e^(s_j - m), m = max s (stable log-sum-exp)."""
+    s = _logits(logits)
+    m = max(v.data for v in s)
+    shifted = [v - m for v in s]
+    log_z = sum_values([v.exp() for v in shifted]).log()
+    return [v - log_z for v in shifted]
+
+
+def softmax(logits: Sequence[Any]) -> list[Value]:
+    """softmax(s)_k = e^(s_k - m) / sum_j e^(s_j - m); subtracting m = max s changes nothing but overflow."""
+    s = _logits(logits)
+    m = max(v.data for v in s)
+    exps = [(v - m).exp() for v in s]
+    z = sum_values(exps)
+    return [e / z for e in exps]
+
+
+def _one_cross_entropy(logits: Sequence[Any], target: Any, where: str) -> Value:
+    ls = log_softmax(logits)
+    k = len(ls)
+    if isinstance(target, Integral) and not isinstance(target, bool):
+        c = int(target)
+        if not 0 <= c < k:
+            raise ValueError(f"{where}: class index {c} is outside the {k} classes 0..{k - 1}")
+        return -ls[c]
+    if _is_seq(target):
+        if len(target) != k:
+            raise ValueError(f"{where}: target has {len(target)} entries but there are {k} logits")
+        t = [_target(v, f"{where} target[{j}]") for j, v in enumerate(target)]
+        if any(v < 0 for v in t) or abs(sum(t) - 1.0) > 1e-6:
+            raise ValueError(f"{where}: target {t!r} is not a one-hot vector or a distribution (>= 0, sums to 1)")
+        return -sum_values([tj * lj for tj, lj in zip(t, ls) if tj != 0.0])
+    raise TypeError(
+        f"{where}: target must be a class index or a one-hot list, got {type(target).__name__}: {target!r:.60}"
+    )
+
+
+def cross_entropy(logits: Any, target: Any) -> Value:
+    """-sum_k t_k log softmax(s)_k, i.e. -log softmax(s)_c for a class index c.
+
+    One sample: ``logits`` a list of K Values, ``target`` a class index or a
+    one-hot (or probability) list.  A batch: a list of such logit lists and
+    a list of targets; the mean over samples.
+    """
+    if not _is_seq(logits) or len(logits) == 0:
+        raise ValueError(f"cross_entropy expects a list of logits, got {logits!r:.60}")
+    if _is_seq(logits[0]):
+        if not _is_seq(target) or len(target) != len(logits):
+            got = len(target) if _is_seq(target) else repr(target)
+            raise ValueError(f"cross_entropy: {len(logits)} samples of logits but {got} targets")
+        pairs = enumerate(zip(logits, target))
+        return _mean([_one_cross_entropy(s, t, f"cross_entropy sample {i}") for i, (s, t) in pairs])
+    return _one_cross_entropy(logits, target, "cross_entropy")
+
+
+def hinge(scores: Any, labels: Any) -> Value:
+    """micrograd's SVM loss: (1/n) sum_i relu(1 - y_i s_i), labels y_i in {-1, +1}."""
+    pairs: list[tuple[Value, float]] = []
+    _pairs(scores, labels, pairs, "hinge")
+    for i, (_, y) in enumerate(pairs):
+        if y not in (-1.0, 1.0):
+            raise ValueError(f"hinge: label {i} is {y!r}; labels must be -1 or +1 (map 0/1 labels with 2*y - 1)")
+    return _mean([(1.0 - y * s).relu() for s, y in pairs])
+
+
+def max_margin(s: Any, s_c: Any, margin: float = 1.0) -> Value:
+    """J = max(0, margin + s_c - s): the true window's score s must beat the corrupted s_c by ``margin``."""
+    return (_target(margin, "margin") + _value(s_c, "s_c") - _value(s, "s")).max(0.0)
+
+
+def l2(params: Any, alpha: float = 1e-4) -> Value:
+    """The L2 penalty alpha sum_p p^2 over ``params`` (a Module or an iterable of Values)."""
+    if hasattr(params, "parameters") and callable(params.parameters):
+        params = params.parameters()
+    if not isinstance(params, Iterable):
+        raise TypeError(f"l2 expects a module or a list of Values, got {type(params).__name__}")
+    squares = [_value(p, "parameter") ** 2 for p in params]
+    if not squares:
+        raise ValueError("l2: no parameters given")
+    return _target(alpha, "alpha") * sum_values(squares)
+
+
+LOSSES = {
+    "mse": mse,
+    "binary_cross_entropy": binary_cross_entropy,
+    "cross_entropy": cross_entropy,
+    "hinge": hinge,
+}

@@ -1,0 +1,388 @@
+"""``Module``: the base of every network, scalar or tensor.
+
+A module finds its parameters and submodules through its attributes (and
+lists/tuples of them), so names are stable and readable::
+
+    layers.0.neurons.3.w.1      # MLP -> Layer 0 -> Neuron 3 -> weight 1 (a Value)
+    layers.0.weight             # a tensor-path parameter (one array)
+
+A *parameter* is any non-module object with ``.data`` and ``.grad``: a scalar
+``engine.Value`` (``.data`` a float) or a tensor (``.data`` a numpy array).
+
+Saving writes architecture + weights as one JSON document (the
+``tracegrad-model`` format, see :func:`Module.save`), atomically.  Loading
+rebuilds the module through a registry of module classes by name, so any
+subclass that reports its constructor arguments in :meth:`Module.config`
+can be saved and loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from numbers import Real
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+FORMAT = "tracegrad-model"
+VERSION = 1
+
+M = TypeVar("M", bound="Module")
+
+_REGISTRY: dict[str, type[Module]] = {}
+
+
+def registered(name: str) -> type[Module]:
+    """The module class saved under ``name`` (``ValueError`` if unknown)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise ValueError(f"unknown module class {name!r} (known: {known})") from None
+
+
+def is_parameter(obj: Any) -> bool:
+    """A parameter is any non-module object with ``.data`` and ``.grad``."""
+    return not isinstance(obj, Module) and hasattr(obj, "grad") and hasattr(obj, "data")
+
+
+class Module:
+    """Base class: parameters, names, state dicts, save/load, and a readable repr.
+
+    Subclasses set parameters and submodules as attributes (or lists of them)
+    and implement :meth:`config` (their constructor arguments, plain JSON
+    values or modules) so :meth:`save` / :meth:`load` can rebuild them.
+    Attributes whose name starts with ``_`` are private and never searched.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    # ------------------------------------------------------------ calling
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The module's computation; subclasses define it (or override ``__call__``)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``module(x)`` runs :meth:`forward`."""
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ discovery
+    def named_children(self) -> Iterator[tuple[str, Any]]:
+        """``(name, obj)`` for each public attribute, lists flattened to ``name.i``."""
+        for name, value in vars(self).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    yield f"{name}.{i}", item
+            else:
+                yield name, value
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (name ``prefix``) and every submodule, depth first, dotted names."""
+        yield prefix, self
+        for name, child in self.named_children():
+            if isinstance(child, Module):
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Any]]:
+        """``(dotted name, parameter)`` pairs in a stable order; shared ones listed once."""
+        out: list[tuple[str, Any]] = []
+        seen: set[int] = set()
+        self._collect(prefix, out, seen)
+        return out
+
+    def _collect(self, prefix: str, out: list[tuple[str, Any]], seen: set[int]) -> None:
+        for name, child in self.named_children():
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(child, Module):
+                child._collect(full, out, seen)
+            elif is_parameter(child) and id(child) not in seen:
+                seen.add(id(child))
+                out.append((full, child))
+
+    def parameters(self) -> list[Any]:
+        """Every parameter (weights and biases), in :meth:`named_parameters` order."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        """How many numbers the parameters hold (a tensor counts its elements)."""
+        return sum(int(np.size(p.data)) for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's ``.grad`` to 0 (arrays are zeroed in place)."""
+        for p in self.parameters():
+            g = p.grad
+            if isinstance(g, np.ndarray):
+                g.fill(0.0)
+            elif g is not None:
+                p.grad = 0.0
+
+    # ------------------------------------------------------------ state dicts
+    def state_dict(self) -> dict[str, float | np.ndarray]:
+        """Name -> weight: a float for a scalar Value, a copy of the array for a tensor."""
+        return {name: _snapshot(p.data) for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Write ``state`` into the parameters, in place.
+
+        Every name and shape is checked before anything is written: on a
+        missing or unexpected name, a wrong shape, a non-number or a
+        non-finite number, ``ValueError`` (``TypeError`` if ``state`` is not a
+        mapping) names the first problem and the model is left untouched.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict needs a mapping of name -> weight, got {type(state).__name__}")
+        params = self.named_parameters()
+        names = {name for name, _ in params}
+        for name, _ in params:
+            if name not in state:
+                raise ValueError(f"state dict is missing parameter {name!r} ({len(state)} entries given)")
+        for name in state:
+            if name not in names:
+                raise ValueError(f"state dict has unexpected parameter {name!r} (not in {type(self).__name__})")
+        staged = [(p, _checked_weight(name, p.data, state[name])) for name, p in params]
+        for p, value in staged:
+            if isinstance(p.data, np.ndarray):
+                p.data[...] = value
+            else:
+                p.data = value
+
+    # ------------------------------------------------------------ architecture
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this architecture (JSON values or modules)."""
+        raise NotImplementedError(f"{type(self).__name__} does not report its config, so it cannot be saved")
+
+    @classmethod
+    def from_config(cls: type[M], config: Mapping[str, Any]) -> M:
+        """Build an untrained module from :meth:`config` output."""
+        return cls(**config)
+
+    # ------------------------------------------------------------ files
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document :meth:`save` writes (see there for the format)."""
+        weights: dict[str, Any] = {}
+        for name, p in self.named_parameters():
+            data = p.data
+            if isinstance(data, np.ndarray):
+                if not np.all(np.isfinite(data)):
+                    raise ValueError(f"cannot save: parameter {name!r} holds NaN or inf")
+                weights[name] = {"shape": list(data.shape), "dtype": str(data.dtype), "data": data.tolist()}
+            else:
+                if not math.isfinite(data):
+                    raise ValueError(f"cannot save: parameter {name!r} is {data!r}")
+                weights[name] = float(data)
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "class": type(self).__name__,
+            "config": _encode_config(self.config()),
+            "num_parameters": self.num_parameters(),
+            "weights": weights,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write architecture + weights to ``path`` as JSON, atomically.
+
+        Format (``"format": "tracegrad-model"``, ``"version": 1``)::
+
+            {"format": "tracegrad-model", "version": 1, "class": "MLP",
+             "config": {"nin": 2, "nouts": [16, 16, 1], ...},
+             "num_parameters": 337,
+             "weights": {"layers.0.neurons.0.w.0": 0.123, ...,
+                         "layers.0.weight": {"shape": [3, 2], "dtype": "float64",
+                                             "data": [[...], ...]}}}
+
+        Floats are written with ``repr`` precision, so a load gives back the
+        exact same numbers.  The file is written to a temporary file in the
+        same folder and renamed over ``path``, so a crash never leaves half a file.
+        """
+        text = json.dumps(self.to_document(), allow_nan=False)
+        target = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return target
+
+    @classmethod
+    def load(cls: type[M], path: str | os.PathLike[str]) -> M:
+        """A new module rebuilt from a file written by :meth:`save`.
+
+        ``MLP.load(path)`` also checks the file holds an MLP.  A truncated,
+        corrupted or foreign file raises ``ValueError`` saying what is wrong.
+        """
+        doc = read_document(path)
+        klass = registered(doc["class"])
+        if not issubclass(klass, cls):
+            raise ValueError(f"{path}: the file holds a {doc['class']}, not a {cls.__name__}")
+        try:
+            model = klass.from_config(_decode_config(doc["config"]))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot rebuild {doc['class']} from its config: {exc}") from None
+        try:
+            model.load_state_dict(_decode_weights(doc["weights"]))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: weights do not fit {doc['class']}: {exc}") from None
+        return model  # type: ignore[return-value]
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load the weights of a file saved from the same architecture into this module.
+
+        The file's class and config must match this module's; otherwise (or
+        for a damaged file) ``ValueError`` and this module is left as it was.
+        """
+        doc = read_document(path)
+        mine = _encode_config(self.config())
+        if doc["class"] != type(self).__name__ or doc["config"] != mine:
+            raise ValueError(
+                f"{path}: the file holds {doc['class']}({_short(doc['config'])}), "
+                f"but this model is {type(self).__name__}({_short(mine)})"
+            )
+        try:
+            self.load_state_dict(_decode_weights(doc["weights"]))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    # ------------------------------------------------------------ display
+    def extra_repr(self) -> str:
+        """The text inside ``Name(...)``: the constructor arguments by default."""
+        try:
+            cfg = self.config()
+        except NotImplementedError:
+            return ""
+        return ", ".join(f"{k}={v!r}" for k, v in cfg.items())
+
+    def __repr__(self) -> str:
+        inner = self.extra_repr()
+        n = self.num_parameters()
+        count = f"{n} parameter{'s' if n != 1 else ''}"
+        return f"{type(self).__name__}({inner + ', ' if inner else ''}{count})"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _snapshot(data: Any) -> float | np.ndarray:
+    return data.copy() if isinstance(data, np.ndarray) else float(data)
+
+
+def _checked_weight(name: str, current: Any, value: Any) -> Any:
+    """``value`` converted to the parameter's kind, or ValueError saying why not."""
+    if isinstance(current, np.ndarray):
+        if isinstance(value, (str, bytes)) or value is None:
+            raise ValueError(f"parameter {name!r}: expected an array of shape {current.shape}, got {value!r:.60}")
+        try:
+            arr = np.asarray(value, dtype=current.dtype)
+        except (TypeError, ValueError):
+            raise ValueError(f"parameter {name!r}: expected numbers, got {value!r:.60}") from None
+        if arr.shape != current.shape:
+            raise ValueError(f"parameter {name!r}: expected shape {current.shape}, got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"parameter {name!r}: holds NaN or inf")
+        return arr.copy()
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        shape = f" of shape {value.shape}" if isinstance(value, np.ndarray) else ""
+        raise ValueError(
+            f"parameter {name!r}: expected one number (a scalar weight), got "
+            f"{type(value).__name__}{shape}: {value!r:.60}"
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"parameter {name!r}: expected a finite number, got {value!r}")
+    return value
+
+
+def _encode_config(value: Any) -> Any:
+    """Config -> JSON: modules become ``{"module": class, "config": ...}``."""
+    if isinstance(value, Module):
+        return {"module": type(value).__name__, "config": _encode_config(value.config())}
+    if isinstance(value, (list, tuple)):
+        return [_encode_config(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode_config(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"config value {value!r:.60} ({type(value).__name__}) cannot be saved as JSON")
+
+
+def _decode_config(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"module", "config"}:
+            return registered(value["module"]).from_config(_decode_config(value["config"]))
+        return {k: _decode_config(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_config(v) for v in value]
+    return value
+
+
+def _decode_weights(weights: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, w in weights.items():
+        if isinstance(w, dict):
+            if not {"shape", "data"} <= set(w):
+                raise ValueError(f"parameter {name!r}: an array entry needs 'shape' and 'data'")
+            try:
+                arr = np.asarray(w["data"], dtype=w.get("dtype", "float64"))
+            except (TypeError, ValueError):
+                raise ValueError(f"parameter {name!r}: array data is not numeric") from None
+            if list(arr.shape) != list(w["shape"]):
+                raise ValueError(f"parameter {name!r}: data has shape {arr.shape}, header says {w['shape']}")
+            out[name] = arr
+        else:
+            out[name] = w
+    return out
+
+
+def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a ``tracegrad-model`` file; ValueError says what is wrong with it."""
+    raw = Path(path).read_bytes()
+    if not raw.strip():
+        raise ValueError(f"{path}: the file is empty")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a tracegrad model file (binary data, not JSON text)") from None
+    except json.JSONDecodeError as exc:
+        hint = " (the file looks truncated)" if exc.pos >= len(raw.rstrip()) - 1 else ""
+        raise ValueError(f"{path}: corrupted model file, invalid JSON at byte {exc.pos}{hint}: {exc.msg}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise ValueError(f"{path}: not a tracegrad model file (format {found!r}, expected {FORMAT!r})")
+    if doc.get("version") != VERSION:
+        raise ValueError(
+            f"{path}: unsupported {FORMAT} version {doc.get('version')!r} (this tracegrad reads {VERSION})"
+        )
+    for key, kind in (("class", str), ("config", dict), ("weights", dict)):
+        if not isinstance(doc.get(key), kind):
+            raise ValueError(f"{path}: model file has no valid {key!r} entry")
+    n = doc.get("num_parameters")
+    if isinstance(n, int):
+        stored = sum(
+            int(np.prod(w.get("shape", []))) if isinstance(w, dict) else 1 for w in doc["weights"].values()
+        )
+        if stored != n:
+            raise ValueError(f"{path}: the file says {n} parameters but holds {stored} (damaged file)")
+    return doc
+
+
+def _short(config: Any) -> str:
+    if isinstance(config, dict):
+        return ", ".join(f"{k}={v!r}" for k, v in config.items())
+    return repr(config)

@@ -1,0 +1,158 @@
+"""Optimizers: gradient descent steps on parameters' ``.data`` from their ``.grad``.
+
+    SGD:   g = grad + wd p;  v = mu v + g (v = g at the first step);  p <- p - lr v
+    Adam:  g = grad + wd p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+           p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+(PyTorch's conventions, so the numbers match ``torch.optim``.)  The same
+arithmetic works whether ``.data``/``.grad`` are floats (scalar Values) or
+numpy arrays (tensors); state is kept per parameter.  ``lr`` is a number or
+a schedule ``lr(k)`` called with the step index k = 0, 1, 2, ...
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from engine import no_grad
+
+LearningRate = float | Callable[[int], float]
+
+
+def _finite(x: Any) -> bool:
+    return bool(np.all(np.isfinite(x))) if isinstance(x, np.ndarray) else math.isfinite(x)
+
+
+def _number(x: Any, what: str, low: float = 0.0, high: float = math.inf) -> float:
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"{what} must be a number, got {type(x).__name__}: {x!r:.60}")
+    x = float(x)
+    if not (math.isfinite(x) and low <= x <= high):
+        raise ValueError(f"{what} must be a finite number in [{low:g}, {high:g}], got {x!r}")
+    return x
+
+
+class Optimizer:
+    """Base class: the parameter list, the learning rate (or schedule), ``zero_grad``."""
+
+    def __init__(self, params: Iterable[Any], lr: LearningRate) -> None:
+        if hasattr(params, "parameters") and callable(params.parameters):
+            params = params.parameters()
+        plist: list[Any] = []
+        seen: set[int] = set()
+        for i, p in enumerate(params):
+            if not (hasattr(p, "data") and hasattr(p, "grad")):
+                raise TypeError(f"parameter {i} has no .data and .grad: {type(p).__name__}")
+            if id(p) not in seen:
+                seen.add(id(p))
+                plist.append(p)
+        if not plist:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not callable(lr):
+            _number(lr, "lr")
+        self.params = plist
+        self.lr = lr
+        self.steps = 0  # updates made so far (the schedule's k)
+
+    def current_lr(self) -> float:
+        """The learning rate for the next step: ``lr`` or ``lr(k)``."""
+        lr = self.lr(self.steps) if callable(self.lr) else self.lr
+        return _number(lr, f"lr at step {self.steps}")
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's gradient to 0 (arrays in place; ``None`` stays ``None``)."""
+        for p in self.params:
+            g = p.grad
+            if isinstance(g, np.ndarray):
+                g.fill(0.0)
+            elif g is not None:
+                p.grad = 0.0
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient.
+
+        All gradients are checked first: a NaN or inf raises
+        ``FloatingPointError`` naming the parameter, and nothing is updated.
+        """
+        lr = self.current_lr()
+        live = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
+        for i, p in live:
+            if not _finite(p.grad):
+                raise FloatingPointError(
+                    f"{type(self).__name__}.step: parameter {i} has gradient {p.grad!r:.60}; nothing was updated"
+                )
+        with no_grad():
+            for i, p in live:
+                self._update(i, p, lr)
+        self.steps += 1
+
+    def _update(self, i: int, p: Any, lr: float) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: ``SGD(params, lr, momentum=0, weight_decay=0)``.
+
+    p <- p - lr v with v = mu v + (grad + wd p) (plain: v = grad + wd p).
+    """
+
+    def __init__(
+        self, params: Iterable[Any], lr: LearningRate, momentum: float = 0.0, weight_decay: float = 0.0
+    ) -> None:
+        super().__init__(params, lr)
+        self.momentum = _number(momentum, "momentum", 0.0, 1.0)
+        self.weight_decay = _number(weight_decay, "weight_decay")
+        self.velocity: list[Any] = [None] * len(self.params)
+
+    def _update(self, i: int, p: Any, lr: float) -> None:
+        g = p.grad
+        if self.weight_decay:
+            g = g + self.weight_decay * p.data
+        if self.momentum:
+            v = self.velocity[i]
+            v = g * 1.0 if v is None else self.momentum * v + g  # g * 1.0: a copy, never an alias of .grad
+            self.velocity[i] = v
+            g = v
+        p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam: ``Adam(params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)``.
+
+    m, v: running means of g and g^2; bias-corrected by 1 - b^t; p <- p - lr m_hat / (sqrt(v_hat) + eps).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: LearningRate = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}")
+        self.betas = (_number(betas[0], "betas[0]", 0.0, 0.999999999), _number(betas[1], "betas[1]", 0.0, 0.999999999))
+        self.eps = _number(eps, "eps")
+        self.weight_decay = _number(weight_decay, "weight_decay")
+        self.m: list[Any] = [0.0] * len(self.params)
+        self.v: list[Any] = [0.0] * len(self.params)
+        self.t: list[int] = [0] * len(self.params)
+
+    def _update(self, i: int, p: Any, lr: float) -> None:
+        b1, b2 = self.betas
+        g = p.grad
+        if self.weight_decay:
+            g = g + self.weight_decay * p.data
+        t = self.t[i] = self.t[i] + 1
+        m = self.m[i] = b1 * self.m[i] + (1.0 - b1) * g
+        v = self.v[i] = b2 * self.v[i] + (1.0 - b2) * (g * g)
+        m_hat = m / (1.0 - b1**t)
+        v_hat = v / (1.0 - b2**t)
+        p.data -= lr * m_hat / (v_hat**0.5 + self.eps)

@@ -1,0 +1,195 @@
+"""Losses: values against torch float64, gradients against central differences (engine.gradcheck)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import Value, gradcheck
+from nn import losses
+from tests.support import require
+
+finite = st.floats(-5, 5, allow_nan=False, allow_infinity=False)
+probs = st.floats(0.02, 0.98, allow_nan=False)
+
+
+def torch():
+    return require("torch")
+
+
+def grads(vals: list[Value]) -> list[float]:
+    return [v.grad for v in vals]
+
+
+# ---------------------------------------------------------------- gradcheck, every loss
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(finite, min_size=2, max_size=5), st.data())
+def test_gradcheck_mse(preds: list[float], data) -> None:
+    targets = data.draw(st.lists(finite, min_size=len(preds), max_size=len(preds)))
+    gradcheck(lambda *p: losses.mse(list(p), targets), preds, rtol=1e-5, atol=1e-7)
+    gradcheck(lambda o: losses.squared_error(targets[0], o), preds[:1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(probs, min_size=1, max_size=4), st.data())
+def test_gradcheck_binary_cross_entropy(ps: list[float], data) -> None:
+    ys = data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.3]), min_size=len(ps), max_size=len(ps)))
+    gradcheck(lambda *p: losses.binary_cross_entropy(list(p), ys), ps, rtol=1e-5, atol=1e-7)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-30, 30, allow_nan=False), min_size=1, max_size=4), st.data())
+def test_gradcheck_binary_cross_entropy_from_logits(zs: list[float], data) -> None:
+    ys = data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5]), min_size=len(zs), max_size=len(zs)))
+    gradcheck(lambda *z: losses.binary_cross_entropy(list(z), ys, from_logits=True), zs, rtol=1e-5, atol=1e-7)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(finite, min_size=2, max_size=6), st.data())
+def test_gradcheck_softmax_and_cross_entropy(logits: list[float], data) -> None:
+    c = data.draw(st.integers(0, len(logits) - 1))
+    gradcheck(lambda *s: losses.cross_entropy(list(s), c), logits, rtol=1e-5, atol=1e-7)
+    one_hot = [1.0 if k == c else 0.0 for k in range(len(logits))]
+    gradcheck(lambda *s: losses.cross_entropy(list(s), one_hot), logits, rtol=1e-5, atol=1e-7)
+    gradcheck(lambda *s: losses.softmax(list(s))[c], logits, rtol=1e-5, atol=1e-7)
+    gradcheck(lambda *s: losses.log_softmax(list(s))[c], logits, rtol=1e-5, atol=1e-7)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=5), st.data())
+def test_gradcheck_hinge_and_max_margin(scores: list[float], data) -> None:
+    labels = data.draw(st.lists(st.sampled_from([-1, 1]), min_size=len(scores), max_size=len(scores)))
+    # keep away from the kink at y*s = 1, where the derivative jumps
+    scores = [s if abs(1 - y * s) > 1e-3 else s + 0.01 for s, y in zip(scores, labels)]
+    gradcheck(lambda *s: losses.hinge(list(s), labels), scores, rtol=1e-5, atol=1e-7)
+    s, s_c = scores[0], scores[-1] + 0.37
+    if abs(1 + s_c - s) > 1e-3:
+        gradcheck(lambda a, b: losses.max_margin(a, b), [s, s_c], rtol=1e-5, atol=1e-7)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=5), st.floats(1e-5, 1.0))
+def test_gradcheck_l2(params: list[float], alpha: float) -> None:
+    gradcheck(lambda *p: losses.l2(list(p), alpha), params, rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------- values vs torch float64
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.floats(-20, 20, allow_nan=False), min_size=3, max_size=3), min_size=1, max_size=4),
+       st.data())
+def test_cross_entropy_batch_matches_torch(batch: list[list[float]], data) -> None:
+    t = torch()
+    targets = data.draw(st.lists(st.integers(0, 2), min_size=len(batch), max_size=len(batch)))
+    leaves = [[Value(v) for v in row] for row in batch]
+    loss = losses.cross_entropy(leaves, targets)
+    loss.backward()
+    ref_in = t.tensor(batch, dtype=t.float64, requires_grad=True)
+    ref = t.nn.functional.cross_entropy(ref_in, t.tensor(targets))
+    ref.backward()
+    assert loss.data == pytest.approx(ref.item(), rel=1e-12, abs=1e-12)
+    for row, ref_row in zip(leaves, ref_in.grad.tolist()):
+        assert [v.grad for v in row] == pytest.approx(ref_row, rel=1e-10, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-50, 50, allow_nan=False), min_size=1, max_size=5), st.data())
+def test_softmax_matches_torch(logits: list[float], data) -> None:
+    t = torch()
+    out = losses.softmax(logits)
+    ref = t.softmax(t.tensor(logits, dtype=t.float64), dim=0).tolist()
+    assert [v.data for v in out] == pytest.approx(ref, rel=1e-12, abs=1e-15)
+    assert math.fsum(v.data for v in out) == pytest.approx(1.0, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-40, 40, allow_nan=False), min_size=1, max_size=5), st.data())
+def test_bce_matches_torch(zs: list[float], data) -> None:
+    t = torch()
+    ys = data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=len(zs), max_size=len(zs)))
+    leaves = [Value(z) for z in zs]
+    loss = losses.binary_cross_entropy(leaves, ys, from_logits=True)
+    loss.backward()
+    ref_in = t.tensor(zs, dtype=t.float64, requires_grad=True)
+    ref = t.nn.functional.binary_cross_entropy_with_logits(ref_in, t.tensor(ys, dtype=t.float64))
+    ref.backward()
+    assert loss.data == pytest.approx(ref.item(), rel=1e-10, abs=1e-12)
+    assert grads(leaves) == pytest.approx(ref_in.grad.tolist(), rel=1e-9, abs=1e-12)
+    # probability form agrees where the probabilities are not clipped
+    ps = [1 / (1 + math.exp(-z)) for z in zs if abs(z) < 20]
+    if ps:
+        ys2 = ys[: len(ps)]
+        prob_loss = losses.binary_cross_entropy(ps, ys2).data
+        ref2 = t.nn.functional.binary_cross_entropy(t.tensor(ps, dtype=t.float64), t.tensor(ys2, dtype=t.float64))
+        assert prob_loss == pytest.approx(ref2.item(), rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=5), st.data())
+def test_mse_and_hinge_match_torch(preds: list[float], data) -> None:
+    t = torch()
+    targets = data.draw(st.lists(finite, min_size=len(preds), max_size=len(preds)))
+    ref = t.nn.functional.mse_loss(t.tensor(preds, dtype=t.float64), t.tensor(targets, dtype=t.float64))
+    assert losses.mse(preds, targets).data == pytest.approx(ref.item(), rel=1e-12, abs=1e-12)
+    labels = [1.0 if v >= 0 else -1.0 for v in targets]
+    ref_h = t.relu(1 - t.tensor(labels, dtype=t.float64) * t.tensor(preds, dtype=t.float64)).mean()
+    assert losses.hinge(preds, labels).data == pytest.approx(ref_h.item(), rel=1e-12, abs=1e-12)
+
+
+# ---------------------------------------------------------------- the lecture, stability, errors
+
+
+def test_lecture_values() -> None:
+    assert losses.squared_error(1.0, 0.645).data == pytest.approx(0.126, abs=1e-3)
+    assert losses.max_margin(3.0, 1.0).data == 0.0  # true window wins by 2 > margin
+    assert losses.max_margin(1.0, 0.5).data == pytest.approx(0.5)
+    s, s_c = Value(1.0), Value(0.5)
+    losses.max_margin(s, s_c).backward()
+    assert (s.grad, s_c.grad) == (-1.0, 1.0)  # the router sends the gradient through the margin term
+    assert losses.l2([Value(1.0), Value(-2.0)], alpha=0.5).data == pytest.approx(2.5)
+
+
+def test_huge_logits_are_stable() -> None:
+    logits = [Value(1000.0), Value(0.0), Value(-1000.0)]
+    loss = losses.cross_entropy(logits, 1)
+    assert loss.data == pytest.approx(1000.0)
+    loss.backward()
+    assert [v.grad for v in logits] == pytest.approx([1.0, -1.0, 0.0])
+    assert [v.data for v in losses.softmax([800.0, 800.0])] == [0.5, 0.5]
+    z = Value(-800.0)
+    bce = losses.binary_cross_entropy(z, 1.0, from_logits=True)
+    bce.backward()
+    assert bce.data == pytest.approx(800.0) and z.grad == pytest.approx(-1.0)
+    p = Value(1.0)
+    assert math.isfinite(losses.binary_cross_entropy(p, 0.0).data)  # clipped, not log(0)
+
+
+def test_loss_errors() -> None:
+    with pytest.raises(ValueError, match="class index 3 is outside the 3 classes 0..2"):
+        losses.cross_entropy([1.0, 2.0, 3.0], 3)
+    with pytest.raises(ValueError, match="target has 2 entries but there are 3 logits"):
+        losses.cross_entropy([1.0, 2.0, 3.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match="not a one-hot"):
+        losses.cross_entropy([1.0, 2.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="2 samples of logits but 1 targets"):
+        losses.cross_entropy([[1.0, 2.0], [3.0, 4.0]], [0])
+    with pytest.raises(ValueError, match="labels must be -1 or \\+1"):
+        losses.hinge([0.5], [0])
+    with pytest.raises(ValueError, match="targets must lie in \\[0, 1\\]"):
+        losses.binary_cross_entropy([0.5], [2.0])
+    with pytest.raises(ValueError, match="not a probability"):
+        losses.binary_cross_entropy([1.5], [1.0])
+    with pytest.raises(ValueError, match="prediction has 2 values but the target has 3"):
+        losses.mse([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="must be a Value or a number, got str"):
+        losses.mse(["a"], [1.0])
+    with pytest.raises(ValueError, match="at least one sample"):
+        losses.mse([], [])
+    with pytest.raises(ValueError, match="non-empty list of logits"):
+        losses.softmax([])

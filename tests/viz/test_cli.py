@@ -1,0 +1,53 @@
+"""`tracegrad demo` end to end into a temporary folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import require
+from tests.viz.helpers import groups, parse_svg
+from viz.cli import OUTPUTS, main
+
+
+def test_demo_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require("matplotlib")
+    require("sklearn")
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--epochs", "3", "--samples", "30",
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    for name in OUTPUTS:
+        path = out / name
+        assert path.is_file() and path.stat().st_size > 0, name
+        assert f"wrote {path}" in printed
+    assert "backprop.html in a browser" in printed
+    graph = parse_svg((out / "graph.svg").read_text(encoding="utf-8"))
+    assert len(groups(graph, "op-mul")) == 2 and len(groups(graph, "op-relu")) == 1
+    flow = parse_svg((out / "flow.svg").read_text(encoding="utf-8"))
+    assert groups(flow, "legend")
+    net = parse_svg((out / "network.svg").read_text(encoding="utf-8"))
+    assert len(groups(net, "weight")) == 2 * 16 + 16 * 16 + 16
+    assert (out / "boundary.png").read_bytes()[:4] == b"\x89PNG"
+    page = (out / "backprop.html").read_text(encoding="utf-8")
+    assert "step 1 of 14" in page and "<svg" in page
+
+
+def test_bad_arguments_exit_with_a_message(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--epochs", "0"]) == 1
+    assert "--epochs >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bogus"])
+
+
+def test_python_dash_m_viz(tmp_path: Path) -> None:
+    require("matplotlib")
+    proc = subprocess.run([sys.executable, "-m", "viz", "demo", "--out", str(tmp_path),
+                           "--epochs", "1", "--samples", "20"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout and (tmp_path / "backprop.html").is_file()

@@ -1,0 +1,5 @@
+"""``python -m viz demo [--out DIR]``: the same as the ``tracegrad`` command."""
+
+from .cli import main
+
+raise SystemExit(main())

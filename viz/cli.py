@@ -1,0 +1,140 @@
+"""``tracegrad demo [--out DIR]``: train the moons MLP, then draw everything tracegrad can draw.
+
+Writes graph.svg (one neuron's computation graph), flow.svg (its gradient
+flow), network.svg (the trained MLP, edges by weight), boundary.png,
+loss.png and backprop.html (the step-through page), and says how to open them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine import Value
+
+OUTPUTS = ("graph.svg", "flow.svg", "network.svg", "boundary.png", "loss.png", "backprop.html")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tracegrad", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="train the moons MLP and write every diagram into --out")
+    d.add_argument("--out", default="out", help="output folder (default: out)")
+    d.add_argument("--epochs", type=int, default=100, help="training steps (default: 100)")
+    d.add_argument("--samples", type=int, default=100, help="moons points (default: 100)")
+    d.add_argument("--seed", type=int, default=1337, help="data and weight seed (default: 1337)")
+    d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def demo(out: Path, *, epochs: int = 100, samples: int = 100, seed: int = 1337,
+         progress: bool = True) -> list[Path]:
+    """Train MLP(2, [16, 16, 1]) on moons with hinge loss + L2 (micrograd's demo); draw it all."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command line never opens windows
+    import matplotlib.pyplot as plt
+
+    import nn
+    from engine import Value
+
+    from .graph import draw_flow, draw_graph
+    from .network import draw_network
+    from .plots import plot_decision_boundary, plot_history
+    from .stepper import BackpropStepper
+
+    if epochs < 1 or samples < 2:
+        raise ValueError(f"need --epochs >= 1 and --samples >= 2, got {epochs} and {samples}")
+    out.mkdir(parents=True, exist_ok=True)
+    X, y = nn.data.moons(samples, noise=0.1, seed=seed)
+    labels = [2 * t - 1 for t in y]  # hinge loss wants -1 / +1
+    model = nn.MLP(2, [16, 16, 1], seed=seed)
+    print(f"training {model.__class__.__name__}(2, [16, 16, 1]) "
+          f"({sum(1 for _ in model.parameters())} parameters) on {samples} moons points, "
+          f"hinge loss + L2, {epochs} SGD steps")
+    opt = nn.SGD(model.parameters(), lr=lambda k: 1.0 - 0.9 * k / epochs)
+    history = nn.fit(model, X, labels, loss="hinge", optimizer=opt, epochs=epochs, l2=1e-4,
+                     progress=progress)
+    acc = history.metrics.get("accuracy", [float("nan")])[-1]
+    print(f"final loss {history.loss[-1]:.4f}, training accuracy {acc:.0%}")
+
+    written: list[Path] = []
+
+    def wrote(path: Path, what: str) -> None:
+        written.append(path)
+        print(f"  wrote {path}  ({what})")
+
+    # one neuron of the trained net on the first point: small enough to read every number
+    first = model.layers[0].neurons[0]
+    xs = [Value(v, f"x{k + 1}") for k, v in enumerate(X[0])]
+    act = first(xs)
+    act.label = "out"
+    act.backward()
+    path = out / "graph.svg"
+    draw_graph(act).render(outfile=path, cleanup=True)
+    wrote(path, "computation graph of one neuron: data, grad, local gradients")
+    path = out / "flow.svg"
+    draw_flow(act).render(outfile=path, cleanup=True)
+    wrote(path, "gradient flow through that neuron")
+    path = out / "network.svg"
+    draw_network(model).render(outfile=path, cleanup=True)
+    wrote(path, "the trained network, edges coloured by weight")
+    fig = plot_decision_boundary(model, X, labels, title=f"moons, training accuracy {acc:.0%}")
+    fig.savefig(out / "boundary.png", dpi=110)
+    plt.close(fig)
+    wrote(out / "boundary.png", "decision boundary")
+    fig = plot_history(history)
+    fig.savefig(out / "loss.png", dpi=110)
+    plt.close(fig)
+    wrote(out / "loss.png", "loss and accuracy per epoch")
+    # the lecture's hand calculation (seed 000's 2-2-1 sigmoid net), step by step
+    path = BackpropStepper(lecture_network()).to_html(out / "backprop.html")
+    wrote(path, "step through backprop in a browser (arrow keys)")
+    return written
+
+
+def lecture_network() -> Value:
+    """Seed 000's 2-2-1 sigmoid network and its loss C = (y - o1)^2, every named node labelled.
+
+    x = (0.5, 0.3), w1..w6 = 0.7, 0.3, 0.4, 0.6, 0.55, 0.45, y = 1:
+    z1 = 0.47, z2 = 0.33, o1 ~ 0.645, C ~ 0.126.
+    """
+    from engine import Value
+
+    x1, x2 = Value(0.5, "x1"), Value(0.3, "x2")
+    w1, w2, w3, w4, w5, w6 = (Value(v, f"w{i + 1}")
+                              for i, v in enumerate((0.7, 0.3, 0.4, 0.6, 0.55, 0.45)))
+    named = {}
+    named["z1"] = w1 * x1 + w3 * x2
+    named["z2"] = w2 * x1 + w4 * x2
+    named["h1"], named["h2"] = named["z1"].sigmoid(), named["z2"].sigmoid()
+    named["z3"] = w5 * named["h1"] + w6 * named["h2"]
+    named["o1"] = named["z3"].sigmoid()
+    named["C"] = (Value(1.0, "y") - named["o1"]) ** 2
+    for name, v in named.items():
+        v.label = name
+    return named["C"]
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tracegrad`` console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        start = time.perf_counter()
+        out = Path(args.out)
+        try:
+            demo(out, epochs=args.epochs, samples=args.samples, seed=args.seed,
+                 progress=not args.no_progress)
+        except (ValueError, ImportError, RuntimeError) as exc:
+            print(f"tracegrad demo: {exc}", file=sys.stderr)
+            return 1
+        print(f"done in {time.perf_counter() - start:.1f} s. Open {out / 'backprop.html'} in a "
+              f"browser to step through backprop; the .svg files open in any browser too.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

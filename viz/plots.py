@@ -1,0 +1,230 @@
+"""matplotlib plots: decision boundary, training history, activations and their derivatives.
+
+Needs matplotlib (the ``notebooks`` extra).  These functions never choose a
+backend: in a notebook figures show inline; the ``tracegrad`` command line
+selects the non-interactive Agg backend itself.
+
+The decision boundary is evaluated on a grid without building one graph per
+grid point: the model is called once on symbolic input leaves and that graph
+is replayed on whole numpy arrays with each op's ``array_fn`` from the op
+table (the same rules, element-wise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from engine import Value, topological_order
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "viz plots need matplotlib: pip install 'tracegrad[notebooks]'"
+        ) from exc
+    return plt
+
+
+# ---------------------------------------------------------------- batched replay
+
+
+def replay(outputs: Sequence[Value], inputs: Sequence[Value],
+           columns: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Evaluate the graph of ``outputs`` with ``inputs[k]`` replaced by ``columns[k]``.
+
+    Every other leaf keeps its ``.data``; each gate applies its op table
+    ``array_fn`` element-wise (the n-ary sum adds its inputs).
+    """
+    if len(inputs) != len(columns):
+        raise ValueError(f"replay: {len(inputs)} inputs but {len(columns)} columns")
+    vals: dict[int, Any] = {id(v): np.asarray(c, dtype=float) for v, c in zip(inputs, columns)}
+    for out in outputs:
+        for node in topological_order(out):
+            key = id(node)
+            if key in vals:
+                continue
+            if not node.parents:
+                vals[key] = node.data
+                continue
+            args = [vals[id(p)] for p in node.parents]
+            op = node.op
+            if op.array_fn is not None:
+                vals[key] = op.array_fn(*args)[0]
+            elif op.name == "sum":
+                vals[key] = sum(args[1:], args[0])
+            else:
+                raise ValueError(f"replay: op '{op.name}' has no array form in the op table")
+    n = len(np.asarray(columns[0])) if columns else 1
+    return [np.broadcast_to(np.asarray(vals[id(o)], dtype=float), (n,)) for o in outputs]
+
+
+def _model_fn(model: Any, nin: int) -> tuple[list[Value], list[Value]]:
+    xs = [Value(0.0, f"x{k + 1}") for k in range(nin)]
+    out = model(xs)
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    if not all(isinstance(o, Value) for o in outs):
+        raise TypeError("the model must return a Value or a list of Values")
+    return xs, outs
+
+
+# ---------------------------------------------------------------- plots
+
+
+def plot_decision_boundary(model: Any, X: Any, y: Any, *, ax: Any = None,
+                           resolution: int = 200, margin: float = 0.5,
+                           threshold: float | None = None, title: str | None = None) -> Any:
+    """The model's decision regions over the 2-D data, with the points on top.
+
+    One output: class = output > ``threshold`` (default 0.5 after a sigmoid
+    gate, else 0, as for hinge labels -1/+1); several outputs: argmax.
+    Returns the matplotlib Figure.
+    """
+    pts = np.asarray(X, dtype=float)
+    labels = np.asarray(y)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary needs 2-D points, X of shape (n, 2); "
+                         f"got shape {pts.shape}")
+    if len(labels) != len(pts):
+        raise ValueError(f"X has {len(pts)} rows but y has {len(labels)} labels")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    plt = _pyplot()
+    xs, outs = _model_fn(model, 2)
+    lo, hi = pts.min(axis=0) - margin, pts.max(axis=0) + margin
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
+    scores = replay(outs, xs, [gx.ravel(), gy.ravel()])
+    if len(scores) == 1:
+        cut = threshold if threshold is not None else (0.5 if outs[0].op == "sigmoid" else 0.0)
+        zone = (scores[0] > cut).astype(float)
+    else:
+        zone = np.argmax(np.stack(scores), axis=0).astype(float)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    else:
+        fig = ax.figure
+    ax.contourf(gx, gy, zone.reshape(gx.shape), alpha=0.35, cmap="coolwarm")
+    classes = np.unique(labels)
+    for c, colour in zip(classes, plt.get_cmap("coolwarm")(np.linspace(0, 1, len(classes)))):
+        sel = labels == c
+        ax.scatter(pts[sel, 0], pts[sel, 1], s=22, color=colour, edgecolors="k",
+                   linewidths=0.5, label=f"class {c}")
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title or "decision boundary")
+    return fig
+
+
+def plot_history(history: Any, *, ax: Any = None, title: str | None = None) -> Any:
+    """Loss per epoch (left axis) and each metric, e.g. accuracy (right axis).
+
+    ``history``: an ``nn.History`` (``.loss`` list, ``.metrics`` dict) or a
+    dict with ``'loss'`` and optional ``'metrics'``.  Returns the Figure.
+    """
+    if isinstance(history, dict):
+        loss, metrics = history.get("loss"), history.get("metrics", {})
+    else:
+        loss, metrics = getattr(history, "loss", None), getattr(history, "metrics", {})
+    if loss is None:
+        raise TypeError(f"plot_history needs a History (or dict) with a 'loss' list, "
+                        f"got {type(history).__name__}")
+    if len(loss) == 0:
+        raise ValueError("plot_history: the history has no epochs")
+    plt = _pyplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+    else:
+        fig = ax.figure
+    epochs = np.arange(1, len(loss) + 1)
+    ax.plot(epochs, loss, color="tab:red", label="loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss", color="tab:red")
+    if metrics:
+        ax2 = ax.twinx()
+        for name, values in metrics.items():
+            if len(values):
+                ax2.plot(np.arange(1, len(values) + 1), values, label=name)
+        ax2.set_ylabel("metric")
+        ax2.legend(loc="center right", fontsize=8)
+    ax.set_title(title or "training history")
+    return fig
+
+
+def _closed_form(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if name == "sigmoid":
+        s = 1.0 / (1.0 + np.exp(-x))
+        return s, s * (1.0 - s)
+    if name == "tanh":
+        t = np.tanh(x)
+        return t, 1.0 - t * t
+    if name == "relu":
+        return np.maximum(x, 0.0), (x > 0).astype(float)
+    if name == "leaky_relu":
+        return np.where(x > 0, x, 0.01 * x), np.where(x > 0, 1.0, 0.01)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+FORMULAS = {
+    "sigmoid": "σ'(z) = σ(z)(1 - σ(z))",
+    "tanh": "tanh'(z) = 1 - tanh(z)²",
+    "relu": "relu'(z) = 1 if z > 0 else 0",
+    "leaky_relu": "lrelu'(z) = 1 if z > 0 else 0.01",
+}
+
+
+def activation_curves(name: str, xs: Sequence[float]) -> tuple[list[float], list[float]]:
+    """f(x) and f'(x) for each x, computed through the engine (forward, then backward)."""
+    method = {"sigmoid": Value.sigmoid, "tanh": Value.tanh, "relu": Value.relu,
+              "leaky_relu": Value.leaky_relu}.get(name)
+    if method is None:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(FORMULAS)}")
+    ys, ds = [], []
+    for x in xs:
+        v = Value(float(x), "z")
+        out = method(v)
+        out.backward()
+        ys.append(out.data)
+        ds.append(v.grad)
+    return ys, ds
+
+
+def plot_activations(names: Sequence[str] = ("sigmoid", "tanh", "relu", "leaky_relu"), *,
+                     lo: float = -5.0, hi: float = 5.0, points: int = 201) -> Any:
+    """Each activation and its derivative through the engine, beside the closed form.
+
+    Solid lines: the engine (``Value.sigmoid()`` etc., then ``backward``);
+    dotted: the textbook formula.  Saturation is where the derivative goes
+    to 0.  Returns the Figure.
+    """
+    if not names:
+        raise ValueError("plot_activations needs at least one activation name")
+    for n in names:
+        if n not in FORMULAS:
+            raise ValueError(f"unknown activation {n!r}; choose from {sorted(FORMULAS)}")
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"need finite lo < hi, got lo={lo!r}, hi={hi!r}")
+    plt = _pyplot()
+    x = np.linspace(lo, hi, points)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ys, ds = activation_curves(name, x)
+        cy, cd = _closed_form(name, x)
+        ax.plot(x, ys, color="tab:blue", label=f"{name}(z) (engine)")
+        ax.plot(x, ds, color="tab:red", label=f"{name}'(z) (engine backward)")
+        ax.plot(x, cy, ":", color="k", linewidth=1.2, label="closed form")
+        ax.plot(x, cd, ":", color="k", linewidth=1.2)
+        ax.axhline(0, color="#999", linewidth=0.5)
+        ax.set_title(f"{name}\n{FORMULAS[name]}", fontsize=9)
+        ax.set_xlabel("z")
+        ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,409 @@
+"""Stepping through backprop: the backward pass, one gate at a time, in the lecture's words.
+
+``BackpropStepper(root)`` reads the engine's own schedule
+(``engine.backward_schedule``: the same loop as ``backward``, replayed on a
+private copy, so the graph's real ``.grad`` values are never touched).  Step
+``i`` is one gate: its upstream gradient, its rule, and for every input
+``input.grad += local x upstream`` with the numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from engine import Value, backward_schedule
+
+from .dot import Diagram
+from .graph import GraphIndex, draw_nodes, fmt, index_graph
+
+CURRENT_FILL = "#ffe08a"
+DONE_FILL = "#d9f2d9"
+CURRENT_EDGE = "#d62728"
+
+# ---------------------------------------------------------------- local rules as words
+
+LocalRule = Callable[[list[str], str, int, Any], str]
+
+_LOCAL_RULES: dict[str, LocalRule] = {
+    "add": lambda p, o, k, a: "1",
+    "sum": lambda p, o, k, a: "1",
+    "sub": lambda p, o, k, a: "1" if k == 0 else "-1",
+    "neg": lambda p, o, k, a: "-1",
+    "mul": lambda p, o, k, a: f"{p[1 - k]}.data",
+    "div": lambda p, o, k, a: f"1/{p[1]}.data" if k == 0 else f"-{p[0]}.data/{p[1]}.data^2",
+    "pow": lambda p, o, k, a: f"{fmt(a)}*{p[0]}.data^{fmt(a - 1.0)}",
+    "pow_value": lambda p, o, k, a: (f"{p[1]}.data*{p[0]}.data^({p[1]}.data-1)" if k == 0
+                                     else f"{o}.data*ln({p[0]}.data)"),
+    "exp": lambda p, o, k, a: f"{o}.data",
+    "log": lambda p, o, k, a: f"1/{p[0]}.data",
+    "tanh": lambda p, o, k, a: f"(1 - {o}.data^2)",
+    "sigmoid": lambda p, o, k, a: f"{o}.data(1 - {o}.data)",
+    "relu": lambda p, o, k, a: f"[{p[0]}.data > 0]",
+    "leaky_relu": lambda p, o, k, a: f"({p[0]}.data > 0 ? 1 : {fmt(a)})",
+    "abs": lambda p, o, k, a: f"sign({p[0]}.data)",
+    "max": lambda p, o, k, a: f"[{p[k]} is the max]",
+    "min": lambda p, o, k, a: f"[{p[k]} is the min]",
+}
+
+
+def local_expression(op: Any, parents: list[str], out: str, k: int) -> str:
+    """The local gradient d out / d parents[k] in words, e.g. ``'b.data'`` for ``a*b`` (k=0)."""
+    rule = _LOCAL_RULES.get(op.name)
+    if rule is None:
+        return f"d{out}/d{parents[k]}"
+    return rule(parents, out, k, op.arg)
+
+
+def gate_title(op: Any) -> str:
+    """``'mul gate (swap multiplier)'``; just ``'sigmoid gate'`` when the two agree."""
+    plain = f"{op.name} gate"
+    return plain if op.gate == plain else f"{plain} ({op.gate})"
+
+
+def forward_expression(op: Any, parents: list[str]) -> str:
+    """How the node was made, e.g. ``'a × b'``, ``'σ(z3)'``, ``'Σ(a, b, c)'``."""
+    if len(parents) == 2 and op.name in ("add", "sub", "mul", "div", "pow_value"):
+        return f"{parents[0]} {op.symbol} {parents[1]}"
+    if op.name == "pow":
+        return f"{parents[0]}{op.symbol}"
+    return f"{op.symbol}({', '.join(parents)})"
+
+
+# ---------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class EdgeStep:
+    """One input of one step: ``input.grad += local x upstream``."""
+
+    input: str
+    input_id: str
+    edge_id: str
+    expression: str  # the local gradient in words
+    local: float
+    contribution: float
+    accumulated: float
+    text: str
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """One gate of the backward pass, in the engine's order."""
+
+    index: int
+    node: str  # display name
+    node_id: str  # SVG id of its Value box (n{i}); the gate is op{i}
+    op: str
+    gate: str
+    upstream: float
+    edges: tuple[EdgeStep, ...]
+    text: str
+
+
+class BackwardTable:
+    """The backward schedule as one table: aligned text in a terminal, HTML in Jupyter."""
+
+    COLUMNS = ("step", "node", "op", "gate", "upstream", "input", "local", "contribution",
+               "accumulated")
+
+    def __init__(self, steps: list[StepInfo]) -> None:
+        self.rows: list[tuple[str, ...]] = []
+        self.row_steps: list[int] = []
+        for s in steps:
+            for j, e in enumerate(s.edges):
+                head = (str(s.index + 1), s.node, s.op, s.gate, fmt(s.upstream)) if j == 0 \
+                    else ("", "", "", "", "")
+                self.rows.append((*head, e.input, fmt(e.local), fmt(e.contribution),
+                                  fmt(e.accumulated)))
+                self.row_steps.append(s.index)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __str__(self) -> str:
+        table = [self.COLUMNS, *self.rows]
+        widths = [max(len(r[c]) for r in table) for c in range(len(self.COLUMNS))]
+        numeric = {0, 4, 6, 7, 8}
+
+        def line(r: tuple[str, ...]) -> str:
+            cells = [r[c].rjust(widths[c]) if c in numeric else r[c].ljust(widths[c])
+                     for c in range(len(r))]
+            return "  ".join(cells).rstrip()
+
+        rule = "  ".join("-" * w for w in widths)
+        return "\n".join([line(self.COLUMNS), rule, *(line(r) for r in self.rows)])
+
+    __repr__ = __str__
+
+    def to_html(self) -> str:
+        """An HTML ``<table>`` (each row has ``data-step``, the 0-based step index)."""
+        head = "".join(f"<th>{c}</th>" for c in self.COLUMNS)
+        body = []
+        for step, r in zip(self.row_steps, self.rows):
+            cells = "".join(f"<td>{html.escape(c)}</td>" for c in r)
+            body.append(f'<tr data-step="{step}">{cells}</tr>')
+        return (f'<table class="tg-table"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{''.join(body)}</tbody></table>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+class BackpropStepper:
+    """The backward pass from ``root`` as a sequence of steps (one per gate).
+
+    ``stepper[i].text`` narrates step ``i``; ``render(i)`` draws the graph with
+    that gate highlighted, finished gradients filled in, partial ones marked
+    ``…`` and pending ones ``?``; ``table()`` is the whole schedule;
+    ``to_html(path)`` writes a self-contained page with prev/next, a slider
+    and arrow keys; ``widget()`` gives the same in Jupyter (ipywidgets).
+    The graph's real gradients are never touched.
+    """
+
+    def __init__(self, root: Value, grad: float = 1.0, *, rankdir: str = "LR",
+                 max_nodes: int = 2000) -> None:
+        if not isinstance(root, Value):
+            raise TypeError(f"BackpropStepper needs an engine.Value, got {type(root).__name__}")
+        if isinstance(grad, bool) or not isinstance(grad, (int, float)):
+            raise TypeError(f"the seed gradient must be a number, got {type(grad).__name__}")
+        self.root = root
+        self.seed = float(grad)
+        self.rankdir = rankdir
+        self.max_nodes = max_nodes
+        self.graph: GraphIndex = index_graph(root)
+        if len(self.graph.order) > max_nodes:
+            raise ValueError(
+                f"the graph has {len(self.graph.order)} nodes, more than max_nodes={max_nodes}; "
+                "step through a smaller graph (one neuron, one sample) or raise max_nodes"
+            )
+        self._schedule = backward_schedule(root, self.seed)
+        self.steps: list[StepInfo] = [self._describe(s) for s in self._schedule]
+        self._events = self._grad_events()
+        self._svg_cache: dict[int, str] = {}
+
+    # ------------------------------------------------------------ the steps
+    def _describe(self, step: Any) -> StepInfo:
+        gi = self.graph
+        i = gi.of(step.node)
+        node = step.node
+        out = gi.names[i]
+        parents = [gi.name(p) for p in node.parents]
+        title = gate_title(node.op)
+        edges = []
+        for e in step.edges:
+            expr = local_expression(node.op, parents, out, e.index)
+            p = parents[e.index]
+            text = (f"{title}: {p}.grad += {expr} x {out}.grad = {fmt(e.local)} x "
+                    f"{fmt(step.upstream)} = {fmt(e.contribution)}")
+            if e.accumulated != e.contribution:
+                text += f" (so {p}.grad is now {fmt(e.accumulated)})"
+            edges.append(EdgeStep(p, f"n{gi.of(e.parent)}", f"e{i}_{e.index}", expr, e.local,
+                                  e.contribution, e.accumulated, text))
+        n = len(self._schedule)
+        header = (f"step {step.index + 1} of {n}: {out} = "
+                  f"{forward_expression(node.op, parents)} = {fmt(node.data)}, "
+                  f"upstream {out}.grad = {fmt(step.upstream)}")
+        rule = f"  {node.op.explain} [{node.op.formula}]"
+        text = "\n".join([header, rule, *(f"  {e.text}" for e in edges)])
+        return StepInfo(step.index, out, f"n{i}", node.op.name, node.op.gate, step.upstream,
+                        tuple(edges), text)
+
+    def _grad_events(self) -> list[list[tuple[int, float, bool]]]:
+        """Per node: (step, accumulated grad, final?) each time it receives a gradient."""
+        gi = self.graph
+        remaining = [len(c) for c in gi.consumers]
+        events: list[list[tuple[int, float, bool]]] = [[] for _ in gi.order]
+        events[-1].append((-1, self.seed, True))
+        for s in self._schedule:
+            for e in s.edges:
+                j = gi.of(e.parent)
+                remaining[j] -= 1
+                events[j].append((s.index, e.accumulated, remaining[j] == 0))
+        return events
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, i: int) -> StepInfo:
+        return self.steps[self._check(i)]
+
+    def __iter__(self) -> Iterator[StepInfo]:
+        return iter(self.steps)
+
+    def _check(self, i: int) -> int:
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise TypeError(f"step index must be an int, got {type(i).__name__}")
+        n = len(self.steps)
+        if not -n <= i < n:
+            raise IndexError(f"step {i} out of range: this backward pass has {n} steps "
+                             f"(0 to {n - 1})")
+        return i % n
+
+    def text(self, i: int) -> str:
+        """The narration of step ``i``."""
+        return self[i].text
+
+    def grad_state(self, i: int, node_index: int) -> tuple[str, float | None]:
+        """``('final'|'partial'|'pending', grad so far)`` of a node after step ``i``."""
+        last = None
+        for ev in self._events[node_index]:
+            if ev[0] <= i:
+                last = ev
+        if last is None:
+            return "pending", None
+        return ("final" if last[2] else "partial"), last[1]
+
+    # ------------------------------------------------------------ pictures
+    def render(self, i: int) -> Diagram:
+        """The graph after step ``i``: that gate highlighted, grads filled in as far as known."""
+        i = self._check(i)
+        gi = self.graph
+        step = self.steps[i]
+        current = {step.node_id}
+        current_edges = {e.edge_id for e in step.edges}
+
+        def grad_text(j: int) -> str:
+            state, g = self.grad_state(i, j)
+            return "?" if g is None else fmt(g) + ("…" if state == "partial" else "")
+
+        def node_class(j: int) -> str:
+            state = self.grad_state(i, j)[0]
+            return "current" if f"n{j}" in current else state
+
+        def node_fill(j: int) -> str | None:
+            if f"n{j}" in current:
+                return CURRENT_FILL
+            return DONE_FILL if self.grad_state(i, j)[0] == "final" else None
+
+        def edge_attrs(j: int, k: int) -> dict[str, str]:
+            if f"e{j}_{k}" in current_edges:
+                return {"color": CURRENT_EDGE, "penwidth": "2.5", "class": "grad current"}
+            return {}
+
+        return draw_nodes(gi, grad_text=grad_text, node_class=node_class, node_fill=node_fill,
+                          grads=flow_final(self), edge_attrs=edge_attrs, rankdir=self.rankdir,
+                          max_nodes=self.max_nodes, name=f"step{i + 1}")
+
+    def table(self) -> BackwardTable:
+        """The whole backward schedule: step, node, op, gate, upstream, input, local,
+        contribution, accumulated grad."""
+        return BackwardTable(self.steps)
+
+    # ------------------------------------------------------------ the page
+    def _page_svg(self) -> str:
+        gi = self.graph
+        final = flow_final(self)
+        g = draw_nodes(gi, grad_text=lambda j: fmt(final[j]), node_class=lambda j: "",
+                       node_fill=lambda j: None, grads=final, rankdir=self.rankdir,
+                       max_nodes=self.max_nodes, name="backprop")
+        svg = g.pipe(format="svg", encoding="utf-8")
+        start = svg.find("<svg")
+        return svg[start:] if start >= 0 else svg
+
+    def _page_data(self) -> dict[str, Any]:
+        grads = {}
+        for j, evs in enumerate(self._events):
+            grads[f"n{j}"] = [[s, fmt(g), final] for s, g, final in evs]
+        return {
+            "steps": [{"node": s.node_id, "op": "op" + s.node_id[1:],
+                       "edges": [e.edge_id for e in s.edges], "text": s.text}
+                      for s in self.steps],
+            "grads": grads,
+        }
+
+    def html(self, *, full_page: bool = True) -> str:
+        """The self-contained step-through page (``full_page=False``: a fragment to embed)."""
+        data = self._page_data()
+        svg = self._page_svg()
+        digest = hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
+        return build_page(uid=f"tg{digest}", svg=svg, data=data,
+                          table=self.table().to_html(), full_page=full_page,
+                          title=f"backprop through {self.graph.names[-1]}")
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the page to ``path`` (one file, no network access needed); return the path."""
+        out = Path(path)
+        if out.is_dir():
+            raise IsADirectoryError(f"to_html needs a file path, got the directory {out}")
+        text = self.html()
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+        return out
+
+    def _repr_html_(self) -> str:
+        return self.html(full_page=False)
+
+    def show(self) -> Any:
+        """The page as ``IPython.display.HTML`` (survives in saved notebooks)."""
+        from IPython.display import HTML
+
+        return HTML(self.html(full_page=False))
+
+    def svg(self, i: int) -> str:
+        """``render(i)`` as an SVG string (cached)."""
+        i = self._check(i)
+        if i not in self._svg_cache:
+            self._svg_cache[i] = self.render(i).pipe(format="svg", encoding="utf-8")
+        return self._svg_cache[i]
+
+    def widget(self) -> Any:
+        """Prev/next buttons and a slider in Jupyter (needs ipywidgets, the ``notebooks`` extra)."""
+        try:
+            import ipywidgets as w
+        except ImportError as exc:
+            raise ImportError(
+                "stepper.widget() needs ipywidgets: pip install 'tracegrad[notebooks]' "
+                "(or use stepper.show() / stepper.to_html(path), which need nothing)"
+            ) from exc
+        n = len(self.steps)
+        if n == 0:
+            raise ValueError("this graph has no gates to step through (the root is a leaf)")
+        prev, nxt = w.Button(description="◀ prev"), w.Button(description="next ▶")
+        slider = w.IntSlider(value=0, min=0, max=n - 1, description="step")
+        picture, text = w.HTML(), w.HTML()
+
+        def show(i: int) -> None:
+            picture.value = self.svg(i)
+            text.value = f"<pre>{html.escape(self.steps[i].text)}</pre>"
+
+        slider.observe(lambda change: show(change["new"]), names="value")
+        prev.on_click(lambda _: setattr(slider, "value", max(0, slider.value - 1)))
+        nxt.on_click(lambda _: setattr(slider, "value", min(n - 1, slider.value + 1)))
+        show(0)
+        return w.VBox([w.HBox([prev, nxt, slider]), text, picture])
+
+
+_PLACEHOLDER = re.compile(r"__(UID|TITLE|MAX|SVG|TABLE|DATA)__")
+
+
+def build_page(*, uid: str, svg: str, data: dict[str, Any], table: str, title: str,
+               full_page: bool = True) -> str:
+    """Fill the stepper template (viz/templates/stepper.html): inline SVG, JS, table, data."""
+    template = (resources.files("viz") / "templates" / "stepper.html").read_text("utf-8")
+    payload = json.dumps(data, ensure_ascii=True).replace("<", "\\u003c")
+    values = {"UID": uid, "TITLE": html.escape(title), "MAX": str(max(len(data["steps"]) - 1, 0)),
+              "SVG": svg, "TABLE": table, "DATA": payload}
+    body = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    if not full_page:
+        return body
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)} · tracegrad</title></head>\n<body>\n{body}</body></html>\n")
+
+
+def flow_final(stepper: BackpropStepper) -> list[float]:
+    """Every node's gradient at the end of the stepper's backward pass."""
+    out = [0.0] * len(stepper.graph.order)
+    for j, evs in enumerate(stepper._events):
+        if evs:
+            out[j] = evs[-1][1]
+    return out
