@@ -1,7 +1,9 @@
 """Small shipped data sets (no downloads) and splitting.
 
-Every loader returns ``(X, y)``: ``X`` a list of rows (lists of floats), ``y``
-a list of labels.
+The scalar path's loaders (``xor``, ``weather``, ``digits5x5``, ``moons``)
+return ``(X, y)``: ``X`` a list of rows (lists of floats), ``y`` a list of
+labels.  The tensor path's digits (``digits``, ``mnist``, ``read_idx``,
+``split``, from :mod:`nn.mnist`) return numpy arrays.
 """
 
 from __future__ import annotations
@@ -13,6 +15,13 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+
+from .mnist import digits, mnist, read_idx, split
+
+__all__ = [
+    "as_dataset", "digits", "digits5x5", "glyph", "mnist", "moons", "read_idx", "split",
+    "train_test_split", "weather", "xor",
+]
 
 
 def xor() -> tuple[list[list[float]], list[int]]:

@@ -342,86 +342,60 @@ class Sequential(Module):
                 yield self(X[b : b + batch_size]).data
 
 
-# ---------------------------------------------------------------- training step
+# ---------------------------------------------------------------- losses on tensors
 
 TensorLoss = Callable[[Tensor, Any], Tensor]
 
 
-def mse(out: Tensor, target: Any) -> Tensor:
-    """Mean squared error ``mean((out - target)^2)`` (targets reshaped to ``out``'s shape)."""
+def _targets_like(out: Tensor, target: Any, who: str) -> np.ndarray:
     t = to_array(target, out.dtype)
     if t.size != out.size:
-        raise ValueError(f"mse: targets of shape {t.shape} do not match outputs of shape {out.shape}")
-    return ((out - t.reshape(out.shape)) ** 2).mean()
+        raise ValueError(f"{who}: targets of shape {t.shape} do not match outputs of shape {out.shape}")
+    return t.reshape(out.shape)
 
 
-TENSOR_LOSSES: dict[str, TensorLoss] = {"cross_entropy": cross_entropy, "mse": mse}
+def mse(out: Tensor, target: Any) -> Tensor:
+    """Mean squared error ``mean((out - target)^2)`` over every number (targets reshaped to ``out``'s shape)."""
+    return ((out - _targets_like(out, target, "mse")) ** 2).mean()
 
 
-def make_tensor_step(
-    model: Module, loss: str | TensorLoss, optimizer: Any
-) -> Callable[[Any, Any], tuple[float, np.ndarray]]:
-    """One training step on a whole batch: zero_grad, forward, loss, backward, update.
-
-    Returns ``step(X_batch, y_batch) -> (loss as float, output array)``.  A NaN
-    or inf loss raises ``FloatingPointError`` before any weight changes.
-    ``loss``: ``"cross_entropy"`` (integer classes), ``"mse"`` or a callable
-    ``loss(outputs Tensor, targets) -> one-element Tensor``.
-    """
-    if isinstance(loss, str):
-        if loss not in TENSOR_LOSSES:
-            raise ValueError(f"unknown tensor loss {loss!r}; choose one of {', '.join(TENSOR_LOSSES)}")
-        loss_fn = TENSOR_LOSSES[loss]
-    elif callable(loss):
-        loss_fn = loss
-    else:
-        raise TypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
-
-    def step(X: Any, y: Any) -> tuple[float, np.ndarray]:
-        optimizer.zero_grad()
-        out = model(X)  # type: ignore[operator]
-        total = loss_fn(out, y)
-        value = total.item()
-        if not math.isfinite(value):
-            raise FloatingPointError(f"the loss became {value!r}; weights were not updated (lower the learning rate?)")
-        total.backward()
-        optimizer.step()
-        return value, out.data
-
-    return step
+def hinge(out: Tensor, target: Any) -> Tensor:
+    """micrograd's SVM loss ``mean(relu(1 - y s))`` over every score s, labels y in {-1, +1}."""
+    t = _targets_like(out, target, "hinge")
+    if not np.all((t == 1.0) | (t == -1.0)):
+        bad = t[(t != 1.0) & (t != -1.0)].flat[0]
+        raise ValueError(f"hinge: label {bad!r} is not -1 or +1 (map 0/1 labels with 2*y - 1)")
+    return (1.0 - out * t).relu().mean()
 
 
-def train_epochs(
-    model: Module,
-    X: Any,
-    y: Any,
-    optimizer: Any,
-    loss: str | TensorLoss = "cross_entropy",
-    epochs: int = 1,
-    batch_size: int = 64,
-    seed: int | None = 0,
-) -> list[float]:
-    """Mini-batch training on arrays (rows shuffled each epoch); the mean loss of each epoch."""
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    X = np.asarray(X) if isinstance(model, Sequential) and isinstance(model.layers[0], Embedding) else to_array(X)
-    y = np.asarray(y)
-    if len(X) != len(y) or len(X) == 0:
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels (need the same, at least 1)")
-    step = make_tensor_step(model, loss, optimizer)
-    gen = np.random.default_rng(seed)
-    losses = []
-    for _ in range(epochs):
-        order = gen.permutation(len(X))
-        total = 0.0
-        for b in range(0, len(X), batch_size):
-            idx = np.sort(order[b : b + batch_size])
-            value, _ = step(X[idx], y[idx])
-            total += value * len(idx)
-        losses.append(total / len(X))
-    return losses
+def binary_cross_entropy(out: Tensor, target: Any, eps: float = 1e-12) -> Tensor:
+    """``-mean(y log p + (1 - y) log(1 - p))`` for probabilities p (clipped to [eps, 1 - eps]), y in [0, 1]."""
+    t = _targets_like(out, target, "binary_cross_entropy")
+    if not np.all((t >= 0.0) & (t <= 1.0)):
+        raise ValueError(f"binary_cross_entropy: target {t[(t < 0) | (t > 1)].flat[0]!r} is not in [0, 1]")
+    p = out.data
+    if not np.all((p >= 0.0) & (p <= 1.0)):
+        raise ValueError(
+            f"binary_cross_entropy: prediction {p[~((p >= 0) & (p <= 1))].flat[0]!r} is not a probability "
+            "in [0, 1] (use a Sigmoid output)"
+        )
+    q = out.maximum(eps).minimum(1.0 - eps)  # router gates keep log away from 0
+    return -(t * q.log() + (1.0 - t) * (1.0 - q).log()).mean()
+
+
+TENSOR_LOSSES: dict[str, TensorLoss] = {
+    "mse": mse,
+    "binary_cross_entropy": binary_cross_entropy,
+    "cross_entropy": cross_entropy,
+    "hinge": hinge,
+}
+
+
+def takes_ids(model: Any) -> bool:
+    """Whether ``model`` reads integer ids (an ``Embedding``, or a ``Sequential`` starting with one)."""
+    if isinstance(model, Sequential):
+        return takes_ids(model.layers[0])
+    return isinstance(model, Embedding)
 
 
 __all__ = [
@@ -434,7 +408,8 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
-    "make_tensor_step",
+    "binary_cross_entropy",
+    "hinge",
     "mse",
-    "train_epochs",
+    "takes_ids",
 ]

@@ -223,6 +223,19 @@ class MLP(Module):
             "init": self.init,
         }
 
+    # ------------------------------------------------------------ interop
+    def to_sequential(self, dtype: str = "float64") -> Module:
+        """The equivalent tensor ``nn.Sequential`` with the same weights (see :func:`nn.convert.mlp_to_sequential`)."""
+        from .convert import mlp_to_sequential  # lazy: convert imports this module
+
+        return mlp_to_sequential(self, dtype)
+
+    def to_torch(self) -> Any:
+        """The equivalent ``torch.nn.Sequential`` with the same weights, float64 (needs torch)."""
+        from .convert import to_torch  # lazy: convert imports this module
+
+        return to_torch(self)
+
     def __repr__(self) -> str:
         lines = [f"MLP({self.nin} -> {' -> '.join(map(str, self.nouts))}, {self.num_parameters()} parameters)"]
         for i, layer in enumerate(self.layers):

@@ -22,7 +22,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from numbers import Real
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,19 @@ def registered(name: str) -> type[Module]:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise ValueError(f"unknown module class {name!r} (known: {known})") from None
+
+
+def clear_grads(params: Iterable[Any]) -> None:
+    """Forget gradients: ``p.grad = None`` for an array gradient (a tensor), ``0.0`` for a scalar Value.
+
+    A ``None`` gradient stays ``None``.  Used by ``Module.zero_grad`` and ``Optimizer.zero_grad``.
+    """
+    for p in params:
+        g = p.grad
+        if isinstance(g, np.ndarray):
+            p.grad = None
+        elif g is not None:
+            p.grad = 0.0
 
 
 def is_parameter(obj: Any) -> bool:
@@ -117,13 +130,12 @@ class Module:
         return sum(int(np.size(p.data)) for p in self.parameters())
 
     def zero_grad(self) -> None:
-        """Reset every parameter's ``.grad`` to 0 (arrays are zeroed in place)."""
-        for p in self.parameters():
-            g = p.grad
-            if isinstance(g, np.ndarray):
-                g.fill(0.0)
-            elif g is not None:
-                p.grad = 0.0
+        """Forget every gradient: ``.grad = 0.0`` for a scalar Value, ``None`` for an array (as PyTorch).
+
+        The tensor path's backward treats ``None`` as zero, so the next
+        backward writes a fresh gradient without a pass to zero the old one.
+        """
+        clear_grads(self.parameters())
 
     # ------------------------------------------------------------ state dicts
     def state_dict(self) -> dict[str, float | np.ndarray]:

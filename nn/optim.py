@@ -21,11 +21,16 @@ import numpy as np
 
 from engine import no_grad
 
+from .module import clear_grads
+
 LearningRate = float | Callable[[int], float]
 
 
 def _finite(x: Any) -> bool:
-    return bool(np.all(np.isfinite(x))) if isinstance(x, np.ndarray) else math.isfinite(x)
+    """No NaN or inf in ``x`` (a number or an array; for arrays max and min say it, without a temporary)."""
+    if isinstance(x, np.ndarray):
+        return x.size == 0 or (math.isfinite(x.max()) and math.isfinite(x.min()))
+    return math.isfinite(x)
 
 
 def _number(x: Any, what: str, low: float = 0.0, high: float = math.inf) -> float:
@@ -65,13 +70,12 @@ class Optimizer:
         return _number(lr, f"lr at step {self.steps}")
 
     def zero_grad(self) -> None:
-        """Reset every parameter's gradient to 0 (arrays in place; ``None`` stays ``None``)."""
-        for p in self.params:
-            g = p.grad
-            if isinstance(g, np.ndarray):
-                g.fill(0.0)
-            elif g is not None:
-                p.grad = 0.0
+        """Forget every gradient: a scalar Value's becomes 0.0, an array gradient ``None``.
+
+        ``None`` (as PyTorch) costs no pass over memory; the next backward
+        writes a fresh gradient, exactly as if it had been zeroed.
+        """
+        clear_grads(self.params)
 
     def step(self) -> None:
         """One update of every parameter that has a gradient.

@@ -41,7 +41,8 @@ BUNDLE_LABELS = 60  # more edges than this between collapsed boxes: no edge labe
 
 
 def fmt(x: float) -> str:
-    """A number as the lectures write it: 4 significant digits, ``-3.0`` not ``-3``."""
+    """A number as the lectures write it: 4 significant digits, ``-3.0`` not ``-3``; never ``-0.0``."""
+    x = x + 0.0  # -0.0 + 0.0 == +0.0
     if math.isfinite(x) and x == int(x) and abs(x) < 1e6:
         return f"{x:.1f}"
     return f"{x:.4g}"

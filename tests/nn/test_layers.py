@@ -19,12 +19,11 @@ from nn.layers import (
     Sequential,
     Sigmoid,
     Tanh,
-    make_tensor_step,
     mse,
-    train_epochs,
 )
 from nn.module import Module
 from nn.optim import SGD, Adam
+from nn.train import fit, make_step
 
 
 def _net(seed: int = 0) -> Sequential:
@@ -100,21 +99,21 @@ def test_activations_match_the_tensor_ops() -> None:
     assert Flatten()(Tensor(np.ones((2, 3, 4)))).shape == (2, 12)
 
 
-def test_optimizers_train_tensor_parameters_and_zero_grad_in_place() -> None:
+def test_optimizers_train_tensor_parameters_and_zero_grad_forgets() -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, 4))
     y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
     net = _net()
     opt = Adam(net.parameters(), lr=0.05)
-    step = make_tensor_step(net, "cross_entropy", opt)
+    step = make_step(net, engine.cross_entropy, opt)
     first, _ = step(X, y)
     for _ in range(100):
         last, out = step(X, y)
     assert last < 0.3 * first
     assert (out.argmax(axis=1) == y).mean() > 0.9
-    g = net.layers[0].weight.grad
+    assert isinstance(net.layers[0].weight.grad, np.ndarray)
     opt.zero_grad()
-    assert net.layers[0].weight.grad is g and not g.any()  # zeroed in place, then accumulated into
+    assert all(p.grad is None for p in net.parameters())  # forgotten, as PyTorch; backward writes fresh ones
 
 
 def test_backward_accumulates_into_zeroed_grads_like_a_fresh_one() -> None:
@@ -131,21 +130,22 @@ def test_backward_accumulates_into_zeroed_grads_like_a_fresh_one() -> None:
 def test_step_refuses_a_non_finite_loss_before_updating() -> None:
     net = _net()
     before = net.state_dict()
-    step = make_tensor_step(net, lambda out, t: out.sum() * np.inf, SGD(net.parameters(), lr=0.1))
+    step = make_step(net, lambda out, t: out.sum() * np.inf, SGD(net.parameters(), lr=0.1))
     with pytest.raises(FloatingPointError, match="loss became"):
         step(np.ones((2, 4)), [0, 1])
     for k, v in net.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
-    with pytest.raises(ValueError, match="unknown tensor loss"):
-        make_tensor_step(net, "hinge", SGD(net.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match="unknown loss 'l1'"):
+        fit(net, np.ones((2, 4)), [0, 1], loss="l1", progress=False)
 
 
 def test_mse_regression_fits_a_line() -> None:
     X = np.linspace(-1, 1, 32)[:, None]
     y = 3 * X[:, 0] - 0.5
     lin = Sequential(Linear(1, 1, seed=0))
-    losses = train_epochs(lin, X, y, SGD(lin.parameters(), lr=0.1), loss="mse", epochs=200, batch_size=32)
-    assert losses[-1] < 1e-6
+    history = fit(lin, X, y, loss="mse", optimizer=SGD(lin.parameters(), lr=0.1), epochs=200, batch_size=32,
+                  metrics=(), progress=False)
+    assert history.loss[-1] < 1e-6
     np.testing.assert_allclose(lin.layers[0].weight.data, [[3.0]], atol=1e-3)
     with pytest.raises(ValueError, match="mse: targets"):
         mse(Tensor(np.ones((3, 1))), np.ones(4))
@@ -188,5 +188,7 @@ def test_window_classifier_learns_the_centre_word() -> None:
     labels = np.array([int(row[2] in places) for row in ids])
     net = Sequential(Embedding(vocab, 4, seed=0), Flatten(), Linear(window * 4, 8, seed=1), Tanh(),
                      Linear(8, 2, seed=2))
-    train_epochs(net, ids, labels, Adam(net.parameters(), lr=0.05), epochs=30, batch_size=50)
+    history = fit(net, ids, labels, loss="cross_entropy", optimizer=Adam(net.parameters(), lr=0.05), epochs=30,
+                  batch_size=50, seed=0, progress=False)
     assert (net.predict(ids) == labels).mean() > 0.97
+    assert history.metrics["accuracy"][-1] > 0.97 and history.steps == 30 * 8

@@ -132,19 +132,50 @@ def test_nan_gradient_updates_nothing() -> None:
     assert arr.data.tolist() == [1.0, 2.0]
 
 
-def test_zero_grad_and_array_in_place() -> None:
+def test_zero_grad_forgets_array_grads_and_zeroes_scalar_ones() -> None:
     arr = ArrayParam([1.0, 2.0])
-    data, grad = arr.data, arr.grad
+    data = arr.data
     arr.grad += 1.0
     opt = SGD([arr], lr=0.5, momentum=0.9)
     opt.step()
-    assert arr.data is data and arr.data.tolist() == [0.5, 1.5]
+    assert arr.data is data and arr.data.tolist() == [0.5, 1.5]  # updated in place
     opt.zero_grad()
-    assert arr.grad is grad and not grad.any()
+    assert arr.grad is None  # as PyTorch: the next backward writes a fresh gradient
+    opt.step()  # a parameter without a gradient is skipped (its momentum too)
+    assert arr.data.tolist() == [0.5, 1.5] and opt.steps == 2
     v = Value(1.0)
     v.grad = 3.0
     SGD([v], lr=1.0).zero_grad()
     assert v.grad == 0.0
+
+
+def test_zero_grad_then_tensor_backward_equals_a_fresh_gradient() -> None:
+    from engine import Tensor
+
+    w = Tensor([1.0, -2.0, 3.0], requires_grad=True)
+    opt = SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [4.0, -8.0, 12.0]  # accumulated twice
+    opt.zero_grad()
+    assert w.grad is None
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [2.0, -4.0, 6.0]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("where", [0, 2, 5])
+def test_non_finite_array_gradient_anywhere_raises_and_updates_nothing(bad: float, where: int) -> None:
+    a, b = ArrayParam([1.0, 2.0, 3.0]), ArrayParam([4.0, 5.0, 6.0])
+    a.grad[...] = 1.0
+    b.grad[...] = 1.0
+    (a if where < 3 else b).grad[where % 3] = bad
+    opt = Adam([a, b], lr=0.1)
+    with pytest.raises(FloatingPointError, match=f"parameter {int(where >= 3)} has gradient"):
+        opt.step()
+    assert a.data.tolist() == [1.0, 2.0, 3.0] and b.data.tolist() == [4.0, 5.0, 6.0] and opt.t == [0, 0]
+    empty = ArrayParam([])
+    SGD([empty], lr=0.1).step()  # an empty gradient is finite
 
 
 def test_momentum_buffer_is_not_an_alias_of_grad() -> None:

@@ -91,7 +91,7 @@ def _torch_grads(module: Any) -> list[np.ndarray]:
 def test_to_torch_and_back_agree_to_1e12_in_float64(sizes: list[int], act: str, seed: int) -> None:
     torch = require("torch")
     mlp = MLP(3, sizes, activation=act, seed=seed)
-    tmod = mlp.to_torch() if hasattr(mlp, "to_torch") else to_torch(mlp)
+    tmod = mlp.to_torch()
     seq = mlp_to_sequential(mlp)
     X = np.random.default_rng(seed).normal(size=(6, 3))
     tX = torch.tensor(X)
@@ -147,6 +147,8 @@ def test_without_torch_a_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ImportError, match="pip install torch"):
         Sequential(Linear(2, 2)).to_torch()
     with pytest.raises(ImportError, match="pip install torch"):
+        MLP(2, [1], seed=0).to_torch()
+    with pytest.raises(ImportError, match="pip install torch"):
         from_torch(object())
 
 
@@ -156,3 +158,14 @@ def test_tensor_inputs_are_not_copied_or_changed_by_conversion() -> None:
     seq.layers[0].weight.data[0, 0] = 123.0
     assert mlp.layers[0].neurons[0].w[0].data != 123.0  # a copy of the weights
     assert isinstance(seq(Tensor([[1.0, 2.0]])), Tensor)
+
+
+def test_mlp_methods_delegate_to_convert() -> None:
+    mlp = MLP(3, [4, 2], activation="tanh", seed=5)
+    seq = mlp.to_sequential()
+    assert isinstance(seq, Sequential) and [type(m).__name__ for m in seq] == ["Linear", "Tanh", "Linear"]
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    np.testing.assert_array_equal(seq(X).data, mlp_to_sequential(mlp)(X).data)
+    assert mlp.to_sequential(dtype="float32").layers[0].weight.dtype == np.float32
+    back = seq.to_mlp()
+    assert [p.data for p in back.parameters()] == [p.data for p in mlp.parameters()]

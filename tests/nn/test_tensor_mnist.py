@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from nn import mnist as data
-from nn.layers import Linear, ReLU, Sequential, train_epochs
+from nn.layers import Linear, ReLU, Sequential
 from nn.optim import SGD
+from nn.train import fit
 from tests.support import IN_CI, require
 
 
@@ -141,11 +142,13 @@ def test_784_100_10_reaches_90_percent_on_real_mnist_quickly() -> None:
     assert net.num_parameters() == 79_510  # the lecture's parameter count
     start = time.perf_counter()
     with one_blas_thread():
-        train_epochs(net, Xtr, ytr, SGD(net.parameters(), lr=0.05, momentum=0.9), epochs=10, batch_size=64)
+        history = fit(net, Xtr, ytr, loss="cross_entropy", optimizer=SGD(net.parameters(), lr=0.05, momentum=0.9),
+                      epochs=10, batch_size=64, seed=0, progress=False)
     seconds = time.perf_counter() - start
     accuracy = float((net.predict(Xte) == yte).mean())
     assert accuracy >= 0.90, accuracy
     assert seconds < 60, seconds
+    assert history.epochs == 10 and history.metrics["accuracy"][-1] > 0.9
 
 
 def test_64_32_10_reaches_95_percent_on_8x8_digits_in_seconds() -> None:
@@ -157,8 +160,10 @@ def test_64_32_10_reaches_95_percent_on_8x8_digits_in_seconds() -> None:
     net = Sequential(Linear(64, 32, init="he", seed=0), ReLU(), Linear(32, 10, seed=1))
     start = time.perf_counter()
     with one_blas_thread():
-        train_epochs(net, Xtr, ytr, SGD(net.parameters(), lr=0.1, momentum=0.9), epochs=20, batch_size=32)
+        history = fit(net, Xtr, ytr, loss="cross_entropy", optimizer=SGD(net.parameters(), lr=0.1, momentum=0.9),
+                      epochs=20, batch_size=32, seed=0, progress=False, validation=(Xte, yte))
     seconds = time.perf_counter() - start
     accuracy = float((net.predict(Xte) == yte).mean())
+    assert history.metrics["val_accuracy"][-1] == accuracy
     assert accuracy >= 0.95, accuracy
     assert seconds < 5, seconds
