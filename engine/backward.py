@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from .state import STATE
+from .value import _MANY, Value
 
 
 def topological_order(root: Any) -> list[Any]:
@@ -27,6 +28,44 @@ def topological_order(root: Any) -> list[Any]:
 
 
 def _walk(root: Any, leaves: bool) -> list[Any]:
+    """Post-order DFS without recursion; ``leaves=False`` keeps only nodes with parents."""
+    if type(root) is Value:
+        return _walk_values(root, leaves, _MANY)
+    return _walk_any(root, leaves)
+
+
+def _walk_values(root: Any, leaves: bool, many: Any) -> list[Any]:
+    """:func:`_walk_any` reading a Value's two parent slots directly (no tuple per node)."""
+    order: list[Any] = []
+    seen: set[Any] = set()
+    stack: list[Any] = [root]
+    push, pop, extend, emit, mark = stack.append, stack.pop, stack.extend, order.append, seen.add
+    while stack:
+        node = pop()
+        if node is None:
+            emit(pop())
+            continue
+        if node in seen:
+            continue
+        mark(node)
+        a, b = node._a, node._b
+        if a is None:
+            if leaves:
+                emit(node)
+            continue
+        push(node)
+        push(None)
+        if b is None:
+            push(a)
+        elif b is many:
+            extend(a)
+        else:
+            push(a)
+            push(b)
+    return order
+
+
+def _walk_any(root: Any, leaves: bool) -> list[Any]:
     """Post-order DFS without recursion; ``leaves=False`` keeps only nodes with parents.
 
     The stack holds nodes; a ``None`` above a node means "all its parents are
@@ -77,20 +116,29 @@ def backward(root: Any, grad: float = 1.0) -> None:
         node.grad = 0.0
     root.grad = grad if root.parents else root.grad + grad
     # downstream = local x upstream, edge by edge; unary and binary gates unrolled
+    if type(root) is Value:
+        _sweep_values(interior)
+        return
     for node in reversed(interior):
         upstream = node.grad
-        parents = node.parents
-        n = len(parents)
-        if n == 2:
-            a, b = parents
-            local_a, local_b = node.local_grads
-            a.grad += local_a * upstream
-            b.grad += local_b * upstream
-        elif n == 1:
-            parents[0].grad += node.local_grads[0] * upstream
-        else:
-            for parent, local in zip(parents, node.local_grads):
+        for parent, local in zip(node.parents, node.local_grads):
+            parent.grad += local * upstream
+
+
+def _sweep_values(interior: list[Any]) -> None:
+    """The backward loop over Values, reading the two parent slots directly."""
+    for node in reversed(interior):
+        upstream = node.grad
+        b = node._b
+        if b is None:
+            node._a.grad += node.local_grads[0] * upstream
+        elif b is _MANY:
+            for parent, local in zip(node._a, node.local_grads):
                 parent.grad += local * upstream
+        else:
+            local_a, local_b = node.local_grads
+            node._a.grad += local_a * upstream
+            b.grad += local_b * upstream
 
 
 def _checked_backward(order: list[Any], root: Any, grad: float) -> None:

@@ -81,6 +81,7 @@ def trace(
     fn: Callable[..., Any],
     *example_inputs: Any,
     params: Iterable[Value] | None = None,
+    replay: str = "auto",
 ) -> Trace:
     """Run ``fn(*example_inputs)`` once on Values and record it as a replayable :class:`Trace`.
 
@@ -88,11 +89,13 @@ def trace(
     ``fn`` receives fresh leaf Values in the same structure and must return a
     Value.  ``params``: the leaves whose current ``.data`` is read at replay and
     whose ``.grad`` ``backward`` fills (``None``: every non-input leaf).
+    ``replay``: ``"python"`` (straight-line code), ``"numpy"`` (grouped array
+    ops) or ``"auto"`` (numpy when the program has ~100+ ops per group).
     """
     if not callable(fn):
         raise TypeError(f"trace: fn must be callable, got {type(fn).__name__}")
     param_list = None if params is None else _param_list(params)
-    return Trace(fn, example_inputs, param_list)
+    return Trace(fn, example_inputs, param_list, replay=replay)
 
 
 def _param_list(params: Iterable[Value]) -> list[Value]:
@@ -745,9 +748,11 @@ class TracedStep:
     ``batched=False``: the whole batch's loss is traced (once per batch size)
     and replayed as one scalar program.  ``targets="constant"`` bakes each
     distinct target into its own trace (for targets that pick, rather than
-    enter, the arithmetic - a class index for cross-entropy); ``"input"``
-    feeds targets as numbers.  A non-finite loss raises ``FloatingPointError``
-    before any weight changes.
+    enter, the arithmetic - a class index for cross-entropy, or a loss that
+    reads ``float(y)``); ``"input"`` feeds targets as numbers; ``"auto"`` (the
+    default) feeds them as numbers if a re-trace on a sample with another
+    target validates (:meth:`Trace.validate`), else bakes them.  A non-finite
+    loss raises ``FloatingPointError`` before any weight changes.
     """
 
     def __init__(
@@ -761,12 +766,12 @@ class TracedStep:
         l2: float = 0.0,
         batched: bool = True,
         reduce: str = "mean",
-        targets: str = "input",
+        targets: str = "auto",
     ):
         if reduce not in ("mean", "sum"):
             raise ValueError(f"TracedStep: reduce must be 'mean' or 'sum', got {reduce!r}")
-        if targets not in ("input", "constant"):
-            raise ValueError(f"TracedStep: targets must be 'input' or 'constant', got {targets!r}")
+        if targets not in ("auto", "input", "constant"):
+            raise ValueError(f"TracedStep: targets must be 'auto', 'input' or 'constant', got {targets!r}")
         if isinstance(l2, bool) or not isinstance(l2, Real) or not math.isfinite(l2) or l2 < 0:
             raise ValueError(f"TracedStep: l2 must be a finite number >= 0, got {l2!r}")
         self.model, self.loss = model, loss
@@ -795,6 +800,8 @@ class TracedStep:
         if len(xs) != len(ys) or not len(xs):
             raise ValueError(f"TracedStep: need as many targets as rows (>0), got {len(xs)} and {len(ys)}")
         runs: list[tuple[Trace, list[int]]] = []
+        if self.targets == "auto":
+            self.targets = self._decide_targets(xs, ys)
         if self.batched:
             if self.targets == "input":
                 runs.append((self._trace_for("sample", self._sample, xs[0], ys[0]), list(range(len(xs)))))
@@ -832,6 +839,19 @@ class TracedStep:
             for j, i in enumerate(rows):
                 outputs[i] = _pick(g.aux, j)
         return self._finish(parts, outputs)
+
+    def _decide_targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str:
+        """'input' if the per-sample program takes targets as numbers (checked by re-tracing)."""
+        other = next((i for i, y in enumerate(ys) if _key(y) != _key(ys[0])), None)
+        if not self.batched or other is None:
+            return "constant"
+        try:
+            g = self._trace_for("sample", self._sample, xs[0], ys[0])
+            g.validate(xs[other], ys[other])
+        except (TraceMismatchError, TypeError, ValueError, IndexError):
+            self._traces.pop("sample", None)
+            return "constant"
+        return "input"
 
     def _finish(self, parts: list[tuple[Trace, float, float]], outputs: Any) -> tuple[float, list[Any]]:
         total = sum(w * v for _, v, w in parts)

@@ -20,6 +20,18 @@ from .ops import Op
 from .state import STATE
 
 _new = object.__new__
+
+
+class _Many:
+    """``Value._b`` marker: ``_a`` holds a tuple of three or more parents."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_MANY"  # copies and pickles as this very object
+
+
+_MANY = _Many()
 _LEAF, _ADD, _SUB, _MUL, _DIV = ops.LEAF, ops.ADD, ops.SUB, ops.MUL, ops.DIV
 
 
@@ -36,13 +48,14 @@ class Value:
     per edge) and ``scope`` (the ``engine.scope`` it was made in).
     """
 
-    __slots__ = ("data", "grad", "label", "op", "parents", "local_grads", "scope")
+    __slots__ = ("data", "grad", "label", "op", "_a", "_b", "local_grads", "scope")
 
     data: float
     grad: float
     label: str
     op: Op
-    parents: tuple[Value, ...]
+    _a: Any  # the first parent (None for a leaf), or all of them when _b is _MANY
+    _b: Any  # the second parent, None (fewer than two), or _MANY
     local_grads: tuple[float, ...]
     scope: str
 
@@ -60,7 +73,7 @@ class Value:
         self.grad = 0.0
         self.label = label
         self.op = _LEAF
-        self.parents = ()
+        self._a = self._b = None
         self.local_grads = ()
         self.scope = scope
 
@@ -198,7 +211,33 @@ class Value:
 
     def is_leaf(self) -> bool:
         """True for inputs, parameters and constants (no parents)."""
-        return not self.parents
+        return self._a is None
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The inputs of the op that made this node, in order (duplicates kept); () for a leaf.
+
+        Kept in two slots (``_a``, ``_b``; three or more: ``_a`` is the tuple)
+        rather than a tuple per node: one object less per node for memory and
+        for the garbage collector to walk.
+        """
+        b = self._b
+        if b is None:
+            a = self._a
+            return () if a is None else (a,)
+        return self._a if b is _MANY else (self._a, b)
+
+    @parents.setter
+    def parents(self, parents: tuple[Value, ...]) -> None:
+        n = len(parents)
+        if n == 0:
+            self._a = self._b = None
+        elif n == 1:
+            self._a, self._b = parents[0], None
+        elif n == 2:
+            self._a, self._b = parents
+        else:
+            self._a, self._b = tuple(parents), _MANY
 
 
 # ---------------------------------------------------------------- helpers
@@ -235,7 +274,7 @@ def _constant(x: float) -> Value:
     v.grad = 0.0
     v.label = ""
     v.op = _LEAF
-    v.parents = ()
+    v._a = v._b = None
     v.local_grads = ()
     v.scope = scope
     return v
@@ -275,7 +314,8 @@ def _unary(op: Op, x: Value) -> Value:
     node.grad = 0.0
     node.label = ""
     node.op = op
-    node.parents = (x,)
+    node._a = x
+    node._b = None
     node.local_grads = local
     node.scope = scope
     return node
@@ -294,7 +334,8 @@ def _binary(op: Op, a: Value, b: Value) -> Value:
     node.grad = 0.0
     node.label = ""
     node.op = op
-    node.parents = (a, b)
+    node._a = a
+    node._b = b
     node.local_grads = local
     node.scope = scope
     return node
