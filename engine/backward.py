@@ -97,7 +97,7 @@ def _walk_any(root: Any, leaves: bool) -> list[Any]:
     return order
 
 
-def backward(root: Any, grad: float = 1.0) -> None:
+def backward(root: Any, grad: Any = None) -> None:
     """Reverse-mode sweep from ``root``: fill ``.grad`` of everything it depends on.
 
     Semantics (as in PyTorch): the gradients of interior (non-leaf) nodes are
@@ -105,9 +105,22 @@ def backward(root: Any, grad: float = 1.0) -> None:
     calls, so a second ``backward()`` gives each leaf exactly twice its
     gradient.  Call :func:`zero_grad` on the leaves (or an optimizer's
     ``zero_grad``) between steps.
+
+    ``grad`` is the seed, d(root)/d(root) by default.  A scalar root takes a
+    number (default 1.0).  An ``engine.Tensor`` root goes to the tensor
+    backward (:func:`engine.tensor_backward`): its seed is an array of the
+    root's shape, optional (ones) for a one-element root.
     """
-    if isinstance(grad, bool) or not isinstance(grad, (int, float)):
-        raise TypeError(f"backward: the seed gradient must be a number, got {type(grad).__name__}")
+    if type(root) is not Value:
+        from .tensor import Tensor, tensor_backward  # tensor imports this module: import late
+
+        if type(root) is Tensor:
+            tensor_backward(root, grad)
+            return
+    if grad is None:
+        grad = 1.0
+    elif isinstance(grad, bool) or not isinstance(grad, (int, float)):
+        raise TypeError(f"backward: the seed gradient of a scalar root must be a number, got {type(grad).__name__}")
     if STATE.anomaly:
         _checked_backward(topological_order(root), root, float(grad))
         return
@@ -162,9 +175,15 @@ def _checked_backward(order: list[Any], root: Any, grad: float) -> None:
 
 
 def zero_grad(values: Iterable[Any]) -> None:
-    """Reset ``.grad`` to 0 for every value given (e.g. a model's parameters)."""
+    """Forget the gradients of ``values`` (e.g. a model's parameters).
+
+    A scalar ``Value``'s ``.grad`` becomes 0.0; an ``engine.Tensor``'s becomes
+    ``None`` (its next backward writes a fresh array, as if zeroed).
+    """
+    from .tensor import Tensor  # tensor imports this module: import late
+
     for v in values:
-        v.grad = 0.0
+        v.grad = None if type(v) is Tensor else 0.0
 
 
 class Edge(NamedTuple):

@@ -218,7 +218,9 @@ def _sigmoid(x: float) -> tuple[float, tuple[float]]:
 
 
 def _relu(x: float) -> tuple[float, tuple[float]]:
-    return (x, ONE) if x > 0.0 else (0.0, (0.0,))
+    if x > 0.0:
+        return x, ONE
+    return (x, (0.0,)) if x != x else (0.0, (0.0,))  # NaN stays NaN (no silent NaN), as in numpy
 
 
 def _make_leaky_relu(slope: float) -> Rule:
@@ -266,6 +268,32 @@ def _a_div(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
 
 def _a_neg(x: Any) -> tuple[Any, tuple[Any]]:
     return -x, (-1.0,)
+
+
+def _a_sum(*xs: Any) -> tuple[Any, tuple[float, ...]]:
+    """Element-wise x1 + ... + xn, rounded as the scalar rule rounds.
+
+    Up to 64 inputs: the same left-to-right sum as ``_sum`` (bit for bit);
+    more: a compensated (Neumaier) sum, as close to ``math.fsum``'s correctly
+    rounded result as numpy gets.  Every local is 1 (a distributor).
+    """
+    n = len(xs)
+    if n == 0:
+        raise ValueError("sum of no inputs: the n-ary sum gate needs at least one")
+    ones = _ONES.get(n)
+    if ones is None:
+        ones = _ONES[n] = (1.0,) * n
+    total = xs[0] + 0.0
+    if n <= 64:
+        for x in xs[1:]:
+            total = total + x
+        return total, ones
+    carry = np.zeros_like(total)
+    for x in xs[1:]:
+        t = total + x
+        carry += np.where(np.abs(total) >= np.abs(x), (total - t) + x, (x - t) + total)
+        total = t
+    return total + carry, ones
 
 
 def _a_make_pow(k: float) -> Rule:
@@ -368,7 +396,7 @@ _ENTRIES = [
     Op("sub", symbol="-", gate="gradient distributor", arity=2, fn=_sub, array_fn=_a_sub,
        explain="subtract gate: hands the upstream gradient to a, and its negative to b",
        formula="d(a-b)/da = 1, d(a-b)/db = -1"),
-    Op("sum", symbol="Σ", gate="gradient distributor", arity=-1, fn=_sum,
+    Op("sum", symbol="Σ", gate="gradient distributor", arity=-1, fn=_sum, array_fn=_a_sum,
        explain="sum gate: hands the upstream gradient unchanged to every input",
        formula="d(x1+...+xn)/dxi = 1"),
     Op("mul", symbol="×", gate="swap multiplier", arity=2, fn=_mul, array_fn=_a_mul,

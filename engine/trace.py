@@ -42,7 +42,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import ops
 from .backward import topological_order
 from .ops import Op
 from .state import is_grad_enabled
@@ -361,40 +360,11 @@ def _plan_batch(p: _Program) -> list[_Group]:
 
 
 def _array_rule(op: Op) -> Callable[..., Any] | None:
-    """The op's array form over stacked args (arity, k, n); the n-ary sum is the add gate, folded."""
+    """The op table's array form over stacked args (arity, k, n), or None if the op has none."""
     fn = op.array_fn
-    if fn is not None:
-        return lambda stacked: fn(*stacked)
-    add = ops.ADD.array_fn
-    if op.name != "sum" or add is None:
+    if fn is None:
         return None
-
-    def folded(stacked: Any) -> tuple[Any, tuple[Any, ...]]:
-        # pairwise (a tree of add gates, one numpy call per level): the local of each
-        # input is the product of the add gates' locals on its way to the root (chain rule)
-        level = stacked
-        members = [[i] for i in range(len(stacked))]
-        locals_: list[Any] = [1.0] * len(stacked)
-        while len(level) > 1:
-            m = len(level) // 2 * 2
-            out, (la, lb) = add(level[0:m:2], level[1:m:2])
-            if np.ndim(la) == 0:
-                la = [la] * (m // 2)
-            if np.ndim(lb) == 0:
-                lb = [lb] * (m // 2)
-            for j in range(m // 2):
-                for i in members[2 * j]:
-                    locals_[i] = locals_[i] * la[j]
-                for i in members[2 * j + 1]:
-                    locals_[i] = locals_[i] * lb[j]
-            merged = [members[2 * j] + members[2 * j + 1] for j in range(m // 2)]
-            if m < len(level):
-                out = np.concatenate([out, level[m:]])
-                merged.append(members[-1])
-            level, members = out, merged
-        return level[0], tuple(locals_)
-
-    return folded
+    return lambda stacked: fn(*stacked)
 
 
 # ---------------------------------------------------------------- the program
@@ -624,7 +594,7 @@ class Trace:
         self.aux = _rebuild_numbers(p.aux_shape, list(V[list(p.aux_slots)]))
         if not np.all(np.isfinite(result)):
             bad = int(np.argmax(~np.isfinite(result)))
-            raise FloatingPointError(f"trace.batch: sample {bad} gives output {result[bad]!r}")
+            raise FloatingPointError(f"trace.batch: sample {bad} gives output {float(result[bad])!r}")
         n = V.shape[1]
         self._last = ("grouped", saved, n, reduce)
         total = float(result.sum())
@@ -833,12 +803,26 @@ class TracedStep:
         for g, rows in runs:
             bx = [xs[i] for i in rows]
             args = (bx, [ys[i] for i in rows]) if self.targets == "input" else (bx,)
-            value = g.batch(*args, reduce=self.reduce)
+            try:
+                value = g.batch(*args, reduce=self.reduce)
+            except FloatingPointError:
+                bad = next(i for i in rows if not math.isfinite(self._one(g, xs[i], ys[i])))
+                raise FloatingPointError(
+                    f"the loss became {self._one(g, xs[bad], ys[bad])!r} on row {bad} of the batch; "
+                    "weights were not updated (lower the learning rate?)"
+                ) from None
             weight = len(rows) / n if self.reduce == "mean" else 1.0
             parts.append((g, value, weight))
             for j, i in enumerate(rows):
                 outputs[i] = _pick(g.aux, j)
         return self._finish(parts, outputs)
+
+    def _one(self, g: Trace, x: Any, y: Any) -> float:
+        """One row's loss through the trace (to name the row that went non-finite)."""
+        try:
+            return g(x, y) if self.targets == "input" else g(x)
+        except (ArithmeticError, ValueError):
+            return math.nan
 
     def _decide_targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str:
         """'input' if the per-sample program takes targets as numbers (checked by re-tracing)."""

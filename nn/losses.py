@@ -36,15 +36,28 @@ def _value(x: Any, what: str) -> Value:
     return Value(float(x))
 
 
-def _target(t: Any, what: str) -> float:
+def _target(t: Any, what: str) -> float | Value:
+    """A target: numbers are checked and become floats; a Value passes through unchanged.
+
+    A Value target stays in the graph (as a leaf), so one trace of a loss
+    covers every target (``engine.trace`` feeds it as an input); the
+    arithmetic, and so every number, is the same as with the float.
+    """
     if isinstance(t, Value):
-        return t.data
+        if not math.isfinite(t.data):
+            raise ValueError(f"{what} must be finite, got {t.data!r}")
+        return t
     if not isinstance(t, Real):
         raise TypeError(f"{what} must be a number, got {type(t).__name__}: {t!r:.60}")
     t = float(t)
     if not math.isfinite(t):
         raise ValueError(f"{what} must be finite, got {t!r}")
     return t
+
+
+def _number(t: float | Value) -> float:
+    """The number a target holds (for checks and decisions, never for the arithmetic)."""
+    return t.data if isinstance(t, Value) else t
 
 
 def _is_seq(x: Any) -> bool:
@@ -58,7 +71,7 @@ def _mean(terms: list[Value]) -> Value:
     return total if len(terms) == 1 else total * (1.0 / len(terms))
 
 
-def _pairs(pred: Any, target: Any, out: list[tuple[Value, float]], where: str) -> None:
+def _pairs(pred: Any, target: Any, out: list[tuple[Value, float | Value]], where: str) -> None:
     if _is_seq(pred):
         if not _is_seq(target) or len(target) != len(pred):
             got = f"{len(target)} values" if _is_seq(target) else repr(target)
@@ -82,12 +95,12 @@ def mse(pred: Any, target: Any) -> Value:
     ``pred`` is a Value, a list of Values, or a list of such lists (a batch of
     multi-output predictions); ``target`` has the same structure with numbers.
     """
-    pairs: list[tuple[Value, float]] = []
+    pairs: list[tuple[Value, float | Value]] = []
     _pairs(pred, target, pairs, "mse")
     return _mean([(p - t) ** 2 for p, t in pairs])
 
 
-def _bce_term(p: Value, y: float, from_logits: bool, eps: float) -> Value:
+def _bce_term(p: Value, y: float | Value, from_logits: bool, eps: float) -> Value:
     if from_logits:
         # stable on both sides: never exponentiates a positive number
         z = p
@@ -95,6 +108,8 @@ def _bce_term(p: Value, y: float, from_logits: bool, eps: float) -> Value:
             return z * (1.0 - y) + ((-z).exp() + 1.0).log()
         return -z * y + (z.exp() + 1.0).log()
     q = p.max(eps).min(1.0 - eps)  # router gates keep log away from 0
+    if type(y) is Value:  # the general form for every target: one program (equal numbers for 0 and 1)
+        return -(y * q.log() + (1.0 - y) * (1.0 - q).log())
     if y == 1.0:
         return -q.log()
     if y == 0.0:
@@ -109,12 +124,12 @@ def binary_cross_entropy(p: Any, y: Any, from_logits: bool = False, eps: float =
     (no log(0)); with ``from_logits=True`` ``p`` holds logits z and the loss
     is computed stably as max(z, 0) - z y + log(1 + e^-|z|).
     """
-    pairs: list[tuple[Value, float]] = []
+    pairs: list[tuple[Value, float | Value]] = []
     _pairs(p, y, pairs, "binary_cross_entropy")
     terms = []
     for i, (q, t) in enumerate(pairs):
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"binary_cross_entropy: target {i} is {t!r}; targets must lie in [0, 1]")
+        if not 0.0 <= _number(t) <= 1.0:
+            raise ValueError(f"binary_cross_entropy: target {i} is {_number(t)!r}; targets must lie in [0, 1]")
         if not from_logits and not 0.0 <= q.data <= 1.0:
             raise ValueError(
                 f"binary_cross_entropy: prediction {i} is {q.data!r}, not a probability in [0, 1] "
@@ -160,9 +175,14 @@ def _one_cross_entropy(logits: Sequence[Any], target: Any, where: str) -> Value:
         if len(target) != k:
             raise ValueError(f"{where}: target has {len(target)} entries but there are {k} logits")
         t = [_target(v, f"{where} target[{j}]") for j, v in enumerate(target)]
-        if any(v < 0 for v in t) or abs(sum(t) - 1.0) > 1e-6:
-            raise ValueError(f"{where}: target {t!r} is not a one-hot vector or a distribution (>= 0, sums to 1)")
-        return -sum_values([tj * lj for tj, lj in zip(t, ls) if tj != 0.0])
+        numbers = [_number(v) for v in t]
+        if any(v < 0 for v in numbers) or abs(sum(numbers) - 1.0) > 1e-6:
+            raise ValueError(
+                f"{where}: target {numbers!r} is not a one-hot vector or a distribution (>= 0, sums to 1)"
+            )
+        # float targets skip the zero terms; Value targets keep them all (one program for every
+        # target; a zero term adds exactly 0 to the value and to every gradient)
+        return -sum_values([tj * lj for tj, lj in zip(t, ls) if type(tj) is Value or tj != 0.0])
     raise TypeError(
         f"{where}: target must be a class index or a one-hot list, got {type(target).__name__}: {target!r:.60}"
     )
@@ -188,11 +208,13 @@ def cross_entropy(logits: Any, target: Any) -> Value:
 
 def hinge(scores: Any, labels: Any) -> Value:
     """micrograd's SVM loss: (1/n) sum_i relu(1 - y_i s_i), labels y_i in {-1, +1}."""
-    pairs: list[tuple[Value, float]] = []
+    pairs: list[tuple[Value, float | Value]] = []
     _pairs(scores, labels, pairs, "hinge")
     for i, (_, y) in enumerate(pairs):
-        if y not in (-1.0, 1.0):
-            raise ValueError(f"hinge: label {i} is {y!r}; labels must be -1 or +1 (map 0/1 labels with 2*y - 1)")
+        if _number(y) not in (-1.0, 1.0):
+            raise ValueError(
+                f"hinge: label {i} is {_number(y)!r}; labels must be -1 or +1 (map 0/1 labels with 2*y - 1)"
+            )
     return _mean([(1.0 - y * s).relu() for s, y in pairs])
 
 

@@ -10,8 +10,9 @@ update.  ``fit`` trains both kinds of model with the same loop:
   batch, losses from ``nn.layers.TENSOR_LOSSES`` (the same four names).
 
 :func:`make_step` builds the per-batch step once, in one place, for either
-kind, so another way of computing it (e.g. a traced, compiled program) can
-replace it without touching the loop.
+kind.  ``fit(..., trace=True)`` makes it a traced program instead
+(``engine.TracedStep``: the per-sample computation recorded once, then
+replayed over the whole batch with numpy), with the same loop and numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import Tensor, Value, no_grad
+from engine import Tensor, TracedStep, Value, no_grad
 from engine.tensor import to_array
 
 from .data import as_dataset
@@ -374,7 +375,14 @@ def _finite_loss(value: float) -> float:
     return value
 
 
-def make_step(model: Module, loss: LossFn, optimizer: Optimizer, l2: float = 0.0) -> Step:
+def make_step(
+    model: Module,
+    loss: LossFn,
+    optimizer: Optimizer,
+    l2: float = 0.0,
+    trace: bool = False,
+    batched: bool = True,
+) -> Step:
     """One training step on a batch: zero_grad, feedforward, loss, backward, update.
 
     Returns ``step(X_batch, y_batch) -> (loss as float, output numbers)``:
@@ -382,7 +390,25 @@ def make_step(model: Module, loss: LossFn, optimizer: Optimizer, l2: float = 0.0
     a list per row); for a tensor model the batch is arrays, the whole batch
     is one graph, and the outputs an array.  A NaN or inf loss raises
     ``FloatingPointError`` before any weight changes.
+
+    ``trace=True`` (scalar models only): the step is an ``engine.TracedStep``,
+    recorded once and replayed without Value objects.  ``batched=True`` says
+    the loss is the mean over samples, so the per-sample program is replayed
+    over the whole batch at once (numpy); ``batched=False`` (any other loss)
+    replays the whole batch's program.  ``ValueError`` for a tensor model.
     """
+    if not isinstance(trace, bool):
+        raise TypeError(f"trace must be True or False, got {type(trace).__name__}")
+    if trace:
+        if is_tensor_model(model):
+            raise ValueError(
+                f"trace=True is for scalar models (Value parameters); {type(model).__name__} is a tensor "
+                "model, already one vectorized graph per batch: train it with trace=False"
+            )
+        return TracedStep(
+            model, loss, model.parameters(), zero_grad=optimizer.zero_grad, update=optimizer.step,
+            l2=l2, batched=batched, reduce="mean",
+        )
     if is_tensor_model(model):
 
         def tensor_step(X: Any, y: Any) -> tuple[float, np.ndarray]:
@@ -445,6 +471,7 @@ def fit(
     l2: float = 0.0,
     validation: tuple[Any, Any] | None = None,
     callback: Callable[[History], bool | None] | None = None,
+    trace: bool = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` and return its :class:`History`.
 
@@ -461,6 +488,14 @@ def fit(
     ``validation=(Xv, yv)`` adds ``val_loss`` and ``val_accuracy``.
     ``callback(history)`` runs after each epoch; if it returns True, training
     stops there (early stopping).
+
+    ``trace=True`` (scalar models): each step is a traced program
+    (``engine.TracedStep``), recorded on the first batch and replayed after
+    that without building Values; with a named loss (a mean over samples) the
+    whole batch runs at once as numpy arrays.  Same losses, accuracies and
+    weights as ``trace=False`` (to rounding, ~1e-15), many times faster.  The
+    model must compute the same graph for every row (no Python ``if`` on
+    ``.data``; relu/max routers are fine).  A tensor model raises ``ValueError``.
 
     Ctrl-C stops cleanly: the weights of the best epoch so far (the initial
     weights if none finished) are restored and the history comes back with
@@ -488,8 +523,8 @@ def fit(
     if isinstance(l2, bool) or not isinstance(l2, Real) or not 0 <= l2 < math.inf:
         raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
 
-    # the one per-batch place: another way of computing a step (e.g. a traced program) is chosen here
-    step = make_step(model, loss_fn, optimizer, float(l2))
+    # the one per-batch place: the dynamic engine, or a traced program replayed per batch
+    step = make_step(model, loss_fn, optimizer, float(l2), trace=trace, batched=kind != "custom")
     history = History(metrics={name: [] for name in metrics})
     if val is not None:
         history.metrics.update({f"val_{name}": [] for name in metrics})

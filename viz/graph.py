@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Value, backward_schedule, topological_order
+from engine import Tensor, Trace, Value, backward_schedule, topological_order
 
 from .dot import Diagram
 
@@ -76,6 +76,11 @@ def index_graph(root: Any) -> GraphIndex:
     """Topological order, names and consumer lists of ``root``'s graph."""
     if not isinstance(root, Value):
         raise TypeError(f"expected an engine.Value as the root, got {type(root).__name__}")
+    return index_nodes(root)
+
+
+def index_nodes(root: Any) -> GraphIndex:
+    """:func:`index_graph` for any node type with ``.parents``, ``.label`` and ``.op``."""
     order = topological_order(root)
     index = {id(n): i for i, n in enumerate(order)}
     names = [n.label or f"{n.op.name or 'leaf'}#{i}" for i, n in enumerate(order)]
@@ -447,9 +452,9 @@ def _draw_legend(g: Diagram, gmax: float, threshold: float) -> None:
 # ---------------------------------------------------------------- public API
 
 
-def draw_graph(root: Value, *, show_grad: bool = True, show_local: bool = True,
-               rankdir: str = "LR", collapse: Collapse = None,
-               max_nodes: int = 2000) -> Diagram:
+def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
+               show_local: bool = True, rankdir: str = "LR", collapse: Collapse = None,
+               max_nodes: int = 2000, inputs: Sequence[Any] | None = None) -> Diagram:
     """The computation graph of ``root`` as a ``graphviz.Digraph`` (a :class:`Diagram`).
 
     Value boxes show label, data and grad (``.grad`` as it stands: call
@@ -460,8 +465,25 @@ def draw_graph(root: Value, *, show_grad: bool = True, show_local: bool = True,
 
     ``collapse='neuron'`` / ``'layer'`` (or a function scope -> group) draws
     one box per nn module.  Past ``max_nodes`` boxes: ``ValueError``.
+
+    ``root`` may also be an ``engine.Trace`` (slots as value boxes, each
+    instruction as its gate, values and grads of a replay on ``inputs``,
+    default the traced example; see :mod:`viz.trace_graph`) or an
+    ``engine.Tensor`` (boxes with shape and numbers or a summary, edges with
+    the shape and norm of the gradient they carried; see :mod:`viz.tensor_graph`).
     """
     _check_common(rankdir, max_nodes)
+    if isinstance(root, Trace):
+        return _draw_trace(root, "graph", inputs, show_grad=bool(show_grad),
+                           show_local=bool(show_local), rankdir=rankdir, collapse=collapse,
+                           max_nodes=max_nodes)
+    _no_inputs(inputs)
+    if isinstance(root, Tensor):
+        _no_collapse(collapse)
+        from .tensor_graph import draw_tensor_graph
+
+        return draw_tensor_graph(root, show_grad=bool(show_grad), show_local=bool(show_local),
+                                 rankdir=rankdir, max_nodes=max_nodes)
     gi = index_graph(root)
     style = _Style("graph", show_grad=bool(show_grad), show_local=bool(show_local))
     return _build(gi, style, rankdir=rankdir, collapse=collapse, max_nodes=max_nodes,
@@ -478,8 +500,9 @@ def flow_grads(gi: GraphIndex, grad: float = 1.0) -> list[float]:
     return grads
 
 
-def draw_flow(root: Value, *, threshold: float = 1e-6, rankdir: str = "LR",
-              collapse: Collapse = None, max_nodes: int = 2000) -> Diagram:
+def draw_flow(root: Value | Tensor | Trace, *, threshold: float = 1e-6, rankdir: str = "LR",
+              collapse: Collapse = None, max_nodes: int = 2000,
+              inputs: Sequence[Any] | None = None) -> Diagram:
     """A gradient-flow diagram of one backward pass from ``root``.
 
     Each edge's colour (red positive, blue negative) and width encode the
@@ -493,10 +516,48 @@ def draw_flow(root: Value, *, threshold: float = 1e-6, rankdir: str = "LR",
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
             or not threshold >= 0.0:
         raise ValueError(f"threshold must be a number >= 0, got {threshold!r}")
+    if isinstance(root, Trace):
+        return _draw_trace(root, "flow", inputs, threshold=float(threshold), rankdir=rankdir,
+                           collapse=collapse, max_nodes=max_nodes)
+    _no_inputs(inputs)
+    if isinstance(root, Tensor):
+        _no_collapse(collapse)
+        from .tensor_graph import draw_tensor_flow
+
+        return draw_tensor_flow(root, threshold=float(threshold), rankdir=rankdir,
+                                max_nodes=max_nodes)
     gi = index_graph(root)
     style = _Style("flow", grads=flow_grads(gi), threshold=float(threshold))
     return _build(gi, style, rankdir=rankdir, collapse=collapse, max_nodes=max_nodes,
                   name="flow")
+
+
+def _no_inputs(inputs: Any) -> None:
+    if inputs is not None:
+        raise TypeError("inputs= applies to an engine.Trace only (a Value or Tensor graph "
+                        "already holds its numbers)")
+
+
+def _no_collapse(collapse: Collapse) -> None:
+    if collapse is not None:
+        raise ValueError(
+            "collapse applies to scalar (Value) graphs and traces; a Tensor graph already has "
+            f"one gate per layer op, so draw it with collapse=None (got {collapse!r})"
+        )
+
+
+def _draw_trace(g: Trace, kind: str, inputs: Sequence[Any] | None, *, show_grad: bool = True,
+                show_local: bool = True, threshold: float = 0.0, rankdir: str,
+                collapse: Collapse, max_nodes: int) -> Diagram:
+    """A traced program drawn like a Value graph: slots as boxes, instructions as gates."""
+    from .trace_graph import trace_nodes
+
+    gi = index_nodes(trace_nodes(g, inputs))
+    kinds = [n.kind for n in gi.order]
+    style = _Style(kind, show_grad=show_grad, show_local=show_local, threshold=threshold,
+                   grads=[n.grad for n in gi.order], node_class=lambda i: f"slot-{kinds[i]}")
+    return _build(gi, style, rankdir=rankdir, collapse=collapse, max_nodes=max_nodes,
+                  name="trace" if kind == "graph" else "trace_flow")
 
 
 def draw_nodes(gi: GraphIndex, *, grad_text: Callable[[int], str | None],

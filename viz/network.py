@@ -3,13 +3,15 @@
 One circle per neuron, one edge per weight.  Edge colour is the sign (red
 positive, blue negative) and width the magnitude of the weight, or of its
 gradient with ``show_grad=True``.  Reads any MLP-like model with
-``model.layers[i].neurons[j].w`` (a list of Values) and ``.b``; it does not
-import ``nn``.
+``model.layers[i].neurons[j].w`` (a list of Values) and ``.b``, and an
+``nn.Sequential`` of ``Linear`` and activation layers (row j of a (nout, nin)
+weight is neuron j's weights); ``nn`` is imported only for the latter.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from .dot import Diagram
@@ -27,21 +29,117 @@ def _colour(v: float, vmax: float) -> tuple[str, float]:
     return "#{:02x}{:02x}{:02x}".format(*rgb), 0.5 + 4.5 * t
 
 
-def _layers(model: Any) -> list[Any]:
+@dataclass
+class _Neuron:
+    """One neuron as drawn: weights and bias as (data, grad) pairs, and its names."""
+
+    w: list[tuple[float, float]]
+    b: tuple[float, float] | None
+    name: str  # dotted name for tooltips: layers.1.neurons.3 / layers.2 neuron 3
+    weight_names: list[str]
+
+
+@dataclass
+class _Layer:
+    neurons: list[_Neuron]
+    activation: str
+
+
+def _layers(model: Any) -> list[_Layer]:
+    seq = _sequential_layers(model)
+    if seq is not None:
+        return seq
     layers = getattr(model, "layers", None)
     if layers is None or not all(hasattr(layer, "neurons") for layer in layers):
         raise TypeError(
             "draw_network needs an MLP-like model with .layers[i].neurons[j].w and .b "
-            f"(e.g. nn.MLP), got {type(model).__name__}"
+            f"(e.g. nn.MLP) or an nn.Sequential of Linear and activation layers, "
+            f"got {type(model).__name__}"
         )
     if not layers or not all(layer.neurons for layer in layers):
         raise ValueError("draw_network: the model has an empty layer")
-    return list(layers)
+    out = []
+    for i, layer in enumerate(layers):
+        act = getattr(layer, "activation", None) or getattr(layer.neurons[0], "activation", "")
+        neurons = [
+            _Neuron([(w.data, w.grad) for w in n.w], (n.b.data, n.b.grad),
+                    f"layers.{i}.neurons.{j}",
+                    [f"layers.{i}.neurons.{j}.w.{k}" for k in range(len(n.w))])
+            for j, n in enumerate(layer.neurons)
+        ]
+        out.append(_Layer(neurons, act))
+    return out
+
+
+def _activation_name(module: Any) -> str | None:
+    from nn.layers import LeakyReLU, ReLU, Sigmoid, Tanh
+
+    if isinstance(module, LeakyReLU):
+        return f"leaky_relu({fmt(module.slope)})"
+    names = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
+    return next((name for cls, name in names.items() if isinstance(module, cls)), None)
+
+
+def _sequential_layers(model: Any) -> list[_Layer] | None:
+    """An nn.Sequential of Linear (+ activation) layers as drawn layers; None if not one."""
+    if type(model).__module__.split(".")[0] != "nn":
+        return None  # not an nn model: nothing to import nn for
+    from nn.layers import Linear, Sequential
+
+    if not isinstance(model, Sequential):
+        return None
+    out: list[_Layer] = []
+    previous: int | None = None
+    for li, module in enumerate(model.layers):
+        act = _activation_name(module)
+        if act is not None:
+            if not out or out[-1].activation != "linear":
+                raise ValueError(
+                    f"draw_network: layers.{li} ({type(module).__name__}) must follow a Linear "
+                    "layer (one activation per Linear)"
+                )
+            out[-1].activation = act
+            continue
+        if not isinstance(module, Linear):
+            raise TypeError(
+                f"draw_network draws a Sequential of Linear and activation layers (ReLU, "
+                f"Sigmoid, Tanh, LeakyReLU); layers.{li} is a {type(module).__name__}. "
+                "Draw its graph with viz.draw_graph instead"
+            )
+        if previous is not None and module.nin != previous:
+            raise ValueError(
+                f"draw_network: layers.{li} takes {module.nin} inputs but the layer before "
+                f"gives {previous}"
+            )
+        previous = module.nout
+        W = module.weight.data
+        dW = module.weight.grad if module.weight.grad is not None else 0.0 * W
+        bias = module.bias
+        neurons = []
+        for j in range(module.nout):
+            b = None
+            if bias is not None:
+                gb = 0.0 if bias.grad is None else float(bias.grad[j])
+                b = (float(bias.data[j]), gb)
+            neurons.append(_Neuron(
+                [(float(W[j, k]), float(dW[j, k])) for k in range(module.nin)], b,
+                f"layers.{li} neuron {j}",
+                [f"layers.{li}.weight[{j}, {k}]" for k in range(module.nin)],
+            ))
+        out.append(_Layer(neurons, "linear"))
+    if not out:
+        raise ValueError("draw_network: the Sequential has no Linear layer")
+    return out
 
 
 def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
                  edge_labels: bool | None = None, max_edges: int = 5000) -> Diagram:
     """The neuron-level picture of an MLP as a ``graphviz.Digraph`` (a :class:`Diagram`).
+
+    ``model``: an ``nn.MLP`` (or MLP-like), or an ``nn.Sequential`` of ``Linear``
+    layers each optionally followed by an activation (``ReLU``, ``Sigmoid``,
+    ``Tanh``, ``LeakyReLU``); weight row j of a (nout, nin) ``Linear`` is
+    neuron j's incoming edges.
 
     Inputs ``x1..xn`` on the left, then each layer in a box; every weight is
     an edge coloured by sign and sized by |w| (``show_grad=True``: by
@@ -56,6 +154,7 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
     layers = _layers(model)
     nin = len(layers[0].neurons[0].w)
     n_edges = sum(len(n.w) for layer in layers for n in layer.neurons)
+    pick = 1 if show_grad else 0
     if n_edges > max_edges:
         raise ValueError(
             f"the network has {n_edges} weights, more than max_edges={max_edges}: one edge per "
@@ -64,7 +163,7 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
         )
     labels = n_edges <= 40 if edge_labels is None else bool(edge_labels)
     what = "grad" if show_grad else "data"
-    vmax = max((abs(getattr(w, what)) for layer in layers for n in layer.neurons for w in n.w),
+    vmax = max((abs(w[pick]) for layer in layers for n in layer.neurons for w in n.w),
                default=0.0)
 
     g = Diagram("network")
@@ -80,15 +179,15 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
                    **{"class": "input"})
     last = len(layers) - 1
     for i, layer in enumerate(layers):
-        act = getattr(layer, "activation", None) or getattr(layer.neurons[0], "activation", "")
+        act = layer.activation
         kind = "output" if i == last else "hidden"
         title = f"layer {i} ({kind}, {act})" if act else f"layer {i} ({kind})"
         with g.subgraph(name=f"cluster_layer{i}") as c:
             c.attr(label=title, id=f"layer{i}", color="#bbbbbb", **{"class": f"layer {kind}"})
             for j, neuron in enumerate(layer.neurons):
                 b = neuron.b
-                tip = (f"layers.{i}.neurons.{j}: {act or 'neuron'}, bias {fmt(b.data)}"
-                       f" (grad {fmt(b.grad)}), {len(neuron.w)} weights")
+                bias = "no bias" if b is None else f"bias {fmt(b[0])} (grad {fmt(b[1])})"
+                tip = f"{neuron.name}: {act or 'neuron'}, {bias}, {len(neuron.w)} weights"
                 name = f"o{j + 1}" if i == last else f"h{j + 1}"
                 fill = "#fff3d6" if i == last else GROUP_FILL
                 c.node(f"L{i}N{j}", name, id=f"L{i}N{j}", fillcolor=fill, tooltip=tip,
@@ -97,13 +196,13 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
         for j, neuron in enumerate(layer.neurons):
             for k, w in enumerate(neuron.w):
                 src = f"in{k}" if i == 0 else f"L{i - 1}N{k}"
-                v = getattr(w, what)
+                v = w[pick]
                 colour, width = _colour(v, vmax)
                 sign = "positive" if v > 0 else "negative" if v < 0 else "zero"
                 attrs = {"color": colour, "penwidth": f"{width:.2f}",
                          "class": f"weight {sign}",
-                         "tooltip": f"layers.{i}.neurons.{j}.w.{k} = {fmt(w.data)}, "
-                                    f"grad {fmt(w.grad)}"}
+                         "tooltip": f"{neuron.weight_names[k]} = {fmt(w[0])}, "
+                                    f"grad {fmt(w[1])}"}
                 if labels:
                     attrs["label"] = fmt(v)
                     attrs["fontcolor"] = colour

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from engine import Value, backward_schedule
+from engine import Tensor, Trace, Value, backward_schedule
 
 from .dot import Diagram
 from .graph import GraphIndex, draw_nodes, fmt, index_graph
@@ -171,6 +171,12 @@ class BackpropStepper:
 
     def __init__(self, root: Value, grad: float = 1.0, *, rankdir: str = "LR",
                  max_nodes: int = 2000) -> None:
+        if isinstance(root, (Tensor, Trace)):
+            raise TypeError(
+                f"BackpropStepper steps through scalar (engine.Value) graphs only, got an "
+                f"engine.{type(root).__name__}: draw it with viz.draw_graph / viz.draw_flow, "
+                "or step through the same computation built from Values"
+            )
         if not isinstance(root, Value):
             raise TypeError(f"BackpropStepper needs an engine.Value, got {type(root).__name__}")
         if isinstance(grad, bool) or not isinstance(grad, (int, float)):

@@ -192,3 +192,8 @@ def test_array_forms_agree_with_scalar_forms() -> None:
                 assert out[i] == pytest.approx(o), name
                 for k in range(2):
                     assert np.broadcast_to(loc[k], a.shape)[i] == pytest.approx(ls[k]), name
+
+
+def test_relu_passes_nan_through_like_its_array_form() -> None:
+    assert math.isnan(Value(math.nan).relu().data)
+    assert math.isnan(OPS["relu"].array_fn(np.array([math.nan]))[0][0])

@@ -506,3 +506,44 @@ def test_traced_step_auto_bakes_targets_that_loss_reads_as_numbers() -> None:
         got, outs = step(X, y)
         assert step.targets == mode and got == pytest.approx(want, rel=1e-12)
         assert outs == [0.5, 1.0, 1.5]
+
+
+# ---------------------------------------------------------------- the n-ary sum's array form
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=3, max_size=3), min_size=1,
+                max_size=130))
+def test_sum_array_rule_rounds_like_the_scalar_rule(columns: list[list[float]]) -> None:
+    SUM = engine.OPS["sum"]
+    rows = np.array(columns)  # (n inputs, 3 samples)
+    out, locs = SUM.array_fn(*rows)
+    assert locs == (1.0,) * len(columns)  # a distributor: every local is 1
+    for j in range(3):
+        want, _ = SUM.fn(*rows[:, j].tolist())
+        if len(columns) <= 64:
+            assert out[j] == want  # the same left-to-right sum, bit for bit
+        else:
+            assert out[j] == pytest.approx(want, rel=1e-15, abs=1e-9)  # compensated vs math.fsum
+
+
+def test_batch_replay_reads_the_sum_rule_from_the_op_table() -> None:
+    ws = [Value(0.01 * (i - 50), f"w{i}") for i in range(100)]
+
+    def wide(x: list[Value]) -> Value:  # one 100-input sum gate (the compensated array form)
+        return sum_values([w * xi for w, xi in zip(ws, x)]).tanh()
+
+    g = trace(wide, [0.1] * 100, params=ws, replay="numpy")
+    rules = {grp.op.name: grp.rule for grp in g._groups}
+    assert rules["sum"] is not None
+    X = np.random.default_rng(0).normal(size=(6, 100))
+    mean = g.batch(X)
+    g.backward()
+    batch_grads = [w.grad for w in ws]
+    engine.zero_grad(ws)
+    total = sum_values([wide([Value(v) for v in row]) for row in X.tolist()]) * (1 / 6)
+    total.backward()
+    assert mean == pytest.approx(total.data, rel=EXACT)
+    assert batch_grads == pytest.approx([w.grad for w in ws], rel=EXACT, abs=1e-15)
+    with pytest.raises(ValueError, match="needs at least one"):
+        engine.OPS["sum"].array_fn()

@@ -193,3 +193,83 @@ def test_loss_errors() -> None:
         losses.mse([], [])
     with pytest.raises(ValueError, match="non-empty list of logits"):
         losses.softmax([])
+
+
+# ---------------------------------------------------------------- Value targets stay in the graph
+
+
+def _run(loss, preds: list[float], targets: list, as_values: bool) -> tuple[float, list[float], list[Value]]:
+    p = [Value(x) for x in preds]
+    t = [Value(float(x)) for x in targets] if as_values else targets
+    out = loss(p, t)
+    out.backward()
+    return out.data, grads(p), t if as_values else []
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(finite, min_size=1, max_size=5), st.lists(probs, min_size=5, max_size=5), st.data())
+def test_value_targets_give_the_same_numbers_and_their_own_gradient(preds, ps, data) -> None:
+    t = torch()
+    n = len(preds)
+    real = data.draw(st.lists(finite, min_size=n, max_size=n))
+    signs = data.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=n, max_size=n))
+    bits = data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n))
+    cases = [
+        (losses.mse, preds, real, lambda p, y: ((p - y) ** 2).mean()),
+        (losses.hinge, preds, signs, lambda p, y: (1 - y * p).clamp(min=0).mean()),
+        (losses.binary_cross_entropy, ps[:n], bits,
+         lambda p, y: t.nn.functional.binary_cross_entropy(p, y)),
+    ]
+    for loss, xs, ys, ref in cases:
+        value, g, _ = _run(loss, xs, ys, as_values=False)
+        value_v, g_v, tv = _run(loss, xs, ys, as_values=True)
+        assert value_v == pytest.approx(value, rel=1e-15, abs=1e-15)  # the same arithmetic
+        assert g_v == pytest.approx(g, rel=1e-15, abs=1e-15)
+        # the targets are leaves of the graph now: their gradients match torch's
+        pt = t.tensor(xs, dtype=t.float64)
+        yt = t.tensor(ys, dtype=t.float64, requires_grad=True)
+        ref(pt, yt).backward()
+        if loss is not losses.binary_cross_entropy:  # torch gives no gradient for BCE's target
+            assert [v.grad for v in tv] == pytest.approx(yt.grad.tolist(), rel=1e-9, abs=1e-12)
+
+
+def test_value_targets_in_squared_error_one_hot_and_margin() -> None:
+    y, o = Value(1.0), Value(0.645)
+    c = losses.squared_error(y, o)
+    c.backward()
+    assert c.data == losses.squared_error(1.0, Value(0.645)).data
+    assert y.grad == pytest.approx(2 * (1.0 - 0.645)) and o.grad == pytest.approx(-2 * (1.0 - 0.645))
+    logits = [0.3, -1.2, 2.0]
+    for target in ([0.0, 1.0, 0.0], [0.2, 0.3, 0.5]):
+        value, g, _ = _run(losses.cross_entropy, logits, target, as_values=False)
+        value_v, g_v, tv = _run(losses.cross_entropy, logits, target, as_values=True)
+        assert value_v == pytest.approx(value, rel=1e-15) and g_v == pytest.approx(g, rel=1e-15, abs=1e-15)
+        assert all(v.grad != 0.0 for v in tv)  # d/dt_k = -log softmax_k: zero terms stay in the graph
+    margin = Value(1.0)
+    j = losses.max_margin(2.0, 1.5, margin)
+    j.backward()
+    assert j.data == 0.5 and margin.grad == 1.0
+    with pytest.raises(ValueError, match="hinge: label 0 is 0.5"):
+        losses.hinge([Value(1.0)], [Value(0.5)])
+    with pytest.raises(ValueError, match="target 0 is 2.0; targets must lie in"):
+        losses.binary_cross_entropy([Value(0.5)], [Value(2.0)])
+    with pytest.raises(ValueError, match="must be finite, got nan"):
+        losses.mse([Value(0.5)], [Value(math.nan)])
+    with pytest.raises(ValueError, match="not a one-hot vector"):
+        losses.cross_entropy([0.1, 0.2], [Value(0.5), Value(0.6)])
+
+
+def test_one_trace_covers_every_target() -> None:
+    from engine import trace
+
+    w = Value(0.7, "w")
+    for loss, example, other in ((losses.hinge, 1.0, -1.0), (losses.binary_cross_entropy, 1.0, 0.0),
+                                 (losses.mse, 0.3, -2.0)):
+        def fn(x: Value, y: Value, loss=loss) -> Value:
+            out = (w * x).sigmoid()
+            return loss([out], [y])
+
+        g = trace(fn, 0.5, example, params=[w])
+        g.validate(0.9, other)  # the same program for another target: no TraceMismatchError
+        want = fn(Value(0.9), other)
+        assert g(0.9, other) == pytest.approx(want.data, rel=1e-15)

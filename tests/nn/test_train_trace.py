@@ -1,0 +1,234 @@
+"""fit(trace=True): the traced, replayed step trains exactly like the dynamic engine."""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nn
+from nn.losses import LOSSES
+from nn.train import make_step
+from tests.support import require
+
+TOL = 1e-12
+
+
+def weights(model: nn.Module) -> np.ndarray:
+    return np.array([p.data for p in model.parameters()])
+
+
+def assert_same(h0: nn.History, h1: nn.History, m0: nn.Module, m1: nn.Module) -> None:
+    """Same History (loss, metrics, val_loss per epoch) and weights, to 1e-12."""
+    assert h1.epochs == h0.epochs and h1.steps == h0.steps
+    assert np.allclose(h1.loss, h0.loss, rtol=TOL, atol=TOL)
+    assert h1.metrics.keys() == h0.metrics.keys()
+    for name in h0.metrics:
+        assert np.allclose(h1.metrics[name], h0.metrics[name], rtol=0, atol=TOL), name
+    assert np.allclose(h1.val_loss, h0.val_loss, rtol=TOL, atol=TOL)
+    assert h1.best_epoch == h0.best_epoch
+    assert np.allclose(weights(m1), weights(m0), rtol=TOL, atol=TOL)
+
+
+def both(make: Any, X: Any, y: Any, **kw: Any) -> tuple[nn.History, nn.History, nn.Module, nn.Module]:
+    """Train two identical models on the same data, dynamic and traced."""
+    runs = []
+    for trace in (False, True):
+        model, opt = make()
+        runs.append((nn.fit(model, X, y, optimizer=opt, progress=False, trace=trace, **kw), model))
+    (h0, m0), (h1, m1) = runs
+    return h0, h1, m0, m1
+
+
+def moons() -> tuple[list[list[float]], list[int]]:
+    require("sklearn")
+    X, y = nn.data.moons(100, noise=0.1, seed=1337)
+    return X, [2 * t - 1 for t in y]
+
+
+def moons_net() -> tuple[nn.MLP, nn.SGD]:
+    model = nn.MLP(2, [16, 16, 1], seed=1337)
+    return model, nn.SGD(model, lr=lambda k: 1.0 - 0.9 * k / 100)  # micrograd's demo
+
+
+# ---------------------------------------------------------------- same numbers
+
+
+def test_moons_hinge_l2_traced_equals_dynamic() -> None:
+    X, y = moons()
+    h0, h1, m0, m1 = both(moons_net, X, y, loss="hinge", l2=1e-4, epochs=4)
+    assert_same(h0, h1, m0, m1)
+    assert h1.loss[-1] < h1.loss[0]
+
+
+def test_moons_minibatches_with_validation_traced_equals_dynamic() -> None:
+    X, y = moons()
+    h0, h1, m0, m1 = both(moons_net, X[:80], y[:80], loss="hinge", l2=1e-4, epochs=2, batch_size=32, seed=0,
+                          validation=(X[80:], y[80:]))
+    assert_same(h0, h1, m0, m1)  # the last batch (16 rows) is its own batch size: still one per-sample trace
+    assert len(h1.val_loss) == 2
+
+
+@pytest.mark.parametrize("onehot", [False, True])
+def test_multiclass_cross_entropy_traced_equals_dynamic(onehot: bool) -> None:
+    X, y = nn.data.digits5x5(noise=0.1, n_per_class=4, seed=0)
+    if onehot:
+        y = [[1.0 if k == t else 0.0 for k in range(10)] for t in y]
+
+    def make() -> tuple[nn.MLP, nn.Adam]:
+        model = nn.MLP(25, [6, 10], activation="tanh", init="xavier", seed=1)
+        return model, nn.Adam(model, lr=0.05)
+
+    h0, h1, m0, m1 = both(make, X, y, loss="cross_entropy", epochs=3, batch_size=16, seed=2, l2=1e-3)
+    assert_same(h0, h1, m0, m1)
+    assert h1.metrics["accuracy"][-1] > h1.metrics["accuracy"][0]
+
+
+def test_binary_cross_entropy_and_mse_traced_equal_dynamic() -> None:
+    X, y = nn.data.weather()
+
+    def make() -> tuple[nn.MLP, nn.Adam]:
+        model = nn.MLP(2, [3, 1], output_activation="sigmoid", seed=2)
+        return model, nn.Adam(model, lr=0.05)
+
+    assert_same(*both(make, X, y, loss="binary_cross_entropy", epochs=6, batch_size=3, seed=0))
+    X, y = nn.data.xor()
+    assert_same(*both(make, X, y, loss="mse", epochs=20))
+
+
+def test_custom_loss_is_traced_as_a_whole_batch() -> None:
+    X, y = nn.data.xor()
+
+    def loss(outs: list[Any], ts: list[Any]) -> Any:  # not a mean over samples: the batch's program is traced
+        return nn.losses.mse(outs, ts) * 3.0 + (outs[0] - outs[1]) ** 2
+
+    def make() -> tuple[nn.MLP, nn.SGD]:
+        model = nn.MLP(2, [4, 1], activation="tanh", output_activation="sigmoid", seed=4)
+        return model, nn.SGD(model, lr=0.5)
+
+    assert_same(*both(make, X, y, loss=loss, epochs=10, l2=1e-3))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    activation=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu"]),
+    hidden=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+    loss=st.sampled_from(["hinge", "mse"]),
+    batch_size=st.sampled_from([None, 3, 5]),
+    seed=st.integers(0, 2**16),
+)
+def test_random_mlps_traced_equal_dynamic(activation: str, hidden: list[int], loss: str,
+                                          batch_size: int | None, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(12, 3)).tolist()
+    y = [1 if sum(r) > 0 else -1 for r in X]
+
+    def make() -> tuple[nn.MLP, nn.SGD]:
+        model = nn.MLP(3, [*hidden, 1], activation=activation, seed=seed)
+        return model, nn.SGD(model, lr=0.05)
+
+    assert_same(*both(make, X, y, loss=loss, epochs=3, batch_size=batch_size, seed=seed, l2=1e-3))
+
+
+# ---------------------------------------------------------------- one trace for every target
+
+
+@pytest.mark.parametrize("loss, labels", [("hinge", [1, -1]), ("mse", [0, 1]), ("binary_cross_entropy", [0, 1]),
+                                          ("cross_entropy", [[1.0, 0.0], [0.0, 1.0]])])
+def test_targets_enter_one_trace(loss: str, labels: list[Any]) -> None:
+    model = nn.MLP(2, [3, 2 if loss == "cross_entropy" else 1], output_activation="sigmoid", seed=0)
+    step = make_step(model, LOSSES[loss], nn.SGD(model, lr=0.1), trace=True)
+    X = [[0.5, 0.3], [-0.2, 0.8], [0.9, -0.4], [-0.6, -0.1]]
+    step(X, [labels[i % 2] for i in range(4)])
+    assert step.targets == "input" or loss == "cross_entropy"  # softmax's shift is the example's max
+    if step.targets == "input":
+        assert len(step._traces) == 1
+
+
+# ---------------------------------------------------------------- errors, Ctrl-C, memory
+
+
+def test_nan_loss_raises_before_any_update_in_trace_mode() -> None:
+    X, y = nn.data.xor()
+    for loss in ("mse", lambda o, t: nn.losses.mse(o, t) * math.nan):
+        model = nn.MLP(2, [2, 1], seed=0)
+        before = model.state_dict()
+        if callable(loss):
+            with pytest.raises(FloatingPointError, match="the loss became nan"):
+                nn.fit(model, X, y, loss=loss, epochs=2, progress=False, trace=True)
+        else:
+            model.layers[0].neurons[0].w[0].data = math.inf
+            before = model.state_dict()
+            with pytest.raises(FloatingPointError, match="the loss became nan on row 0 .*weights were not updated"):
+                nn.fit(model, X, y, loss=loss, epochs=2, progress=False, trace=True)
+        assert model.state_dict() == before
+
+
+def test_trace_argument_errors() -> None:
+    X, y = nn.data.xor()
+    tensor_model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    with pytest.raises(ValueError, match="trace=True is for scalar models.*Sequential is a tensor model"):
+        nn.fit(tensor_model, np.array(X, dtype=float), np.array(y, dtype=float), epochs=1, progress=False,
+               trace=True)
+    with pytest.raises(TypeError, match="trace must be True or False, got str"):
+        nn.fit(nn.MLP(2, [2, 1], seed=0), X, y, epochs=1, progress=False, trace="yes")
+
+
+def test_ctrl_c_restores_the_best_weights_in_trace_mode() -> None:
+    X, y = nn.data.xor()
+    results = []
+    for trace in (False, True):
+        model = nn.MLP(2, [4, 1], activation="tanh", output_activation="sigmoid", seed=3)
+        states: list[dict] = []
+
+        def stop(h: nn.History, states: list[dict] = states, model: nn.MLP = model) -> None:
+            states.append(model.state_dict())
+            if h.epochs == 7:
+                raise KeyboardInterrupt
+
+        history = nn.fit(model, X, y, loss="mse", optimizer=nn.SGD(model, lr=2.0), epochs=50, progress=False,
+                         callback=stop, trace=trace)
+        assert history.interrupted and history.epochs == 7
+        assert model.state_dict() == states[history.best_epoch]
+        results.append((history, model))
+    (h0, m0), (h1, m1) = results
+    assert_same(h0, h1, m0, m1)
+
+
+def test_ctrl_c_in_the_first_traced_step_restores_initial_weights() -> None:
+    X, y = nn.data.xor()
+    model = nn.MLP(2, [3, 1], seed=0)
+    start = model.state_dict()
+
+    class Interrupting(nn.SGD):
+        def step(self) -> None:
+            super().step()
+            raise KeyboardInterrupt
+
+    history = nn.fit(model, X, y, optimizer=Interrupting(model, lr=0.5), epochs=5, progress=False, trace=True)
+    assert history.interrupted and history.epochs == 0
+    assert model.state_dict() == start
+
+
+def test_traced_training_memory_stays_flat() -> None:
+    X, y = moons()
+    model = nn.MLP(2, [8, 8, 1], seed=0)
+    step = make_step(model, LOSSES["hinge"], nn.SGD(model, lr=0.01), l2=1e-4, trace=True)
+    for _ in range(30):  # warm-up: the trace, caches, free lists
+        step(X, y)
+    tracemalloc.start()
+    try:
+        for _ in range(50):
+            step(X, y)
+        middle = tracemalloc.get_traced_memory()[0]
+        for _ in range(250):
+            step(X, y)
+        end = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert end - middle < 16_384, (middle, end)  # no graph kept alive: nothing grows with the steps
