@@ -23,7 +23,12 @@ def execute(path: Path, timeout: int = 300) -> float:
     """Run one notebook top to bottom in a fresh python3 kernel and save it in place."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+    for cell in nb.cells:  # no timestamps: a re-run that changes nothing leaves no diff
+        cell.metadata.pop("execution", None)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", record_timing=False, resources={"metadata": {"path": str(HERE)}}
+    )
+    client.execute()
     nbformat.write(nb, path)
     return time.perf_counter() - start
 
