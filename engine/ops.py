@@ -274,8 +274,8 @@ def _a_sum(*xs: Any) -> tuple[Any, tuple[float, ...]]:
     """Element-wise x1 + ... + xn, rounded as the scalar rule rounds.
 
     Up to 64 inputs: the same left-to-right sum as ``_sum`` (bit for bit);
-    more: a compensated (Neumaier) sum, as close to ``math.fsum``'s correctly
-    rounded result as numpy gets.  Every local is 1 (a distributor).
+    more: ``math.fsum`` per element (exactly the scalar rule) when there are few
+    elements, else a compensated (Neumaier) sum, as close to it as numpy gets.  Every local is 1 (a distributor).
     """
     n = len(xs)
     if n == 0:
@@ -288,6 +288,11 @@ def _a_sum(*xs: Any) -> tuple[Any, tuple[float, ...]]:
         for x in xs[1:]:
             total = total + x
         return total, ones
+    stacked = np.stack(np.broadcast_arrays(*xs)).astype(np.result_type(*xs, 1.0))
+    if stacked[0].size <= 256:  # few elements: math.fsum per element, the scalar rule exactly
+        columns = stacked.reshape(n, -1).T
+        exact = np.array([math.fsum(c) for c in columns.tolist()], dtype=stacked.dtype)
+        return exact.reshape(stacked.shape[1:]), ones
     carry = np.zeros_like(total)
     for x in xs[1:]:
         t = total + x

@@ -28,17 +28,9 @@ from engine.state import STATE
 from engine.tensor import to_array
 
 from .init import check_init
-from .module import Module
+from .module import Module, check_size
 
 _DTYPES = ("float64", "float32")
-
-
-def _check_size(name: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}: {n!r}")
-    if n < 1:
-        raise ValueError(f"{name} must be at least 1, got {n}")
-    return n
 
 
 def _check_dtype(dtype: Any) -> str:
@@ -101,8 +93,8 @@ class Linear(Module):
         rng: Any = None,
         dtype: str = "float64",
     ) -> None:
-        self.nin = _check_size("nin", nin)
-        self.nout = _check_size("nout", nout)
+        self.nin = check_size("nin", nin)
+        self.nout = check_size("nout", nout)
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
         self.init = check_init(init)
@@ -201,8 +193,8 @@ class Embedding(Module):
     def __init__(
         self, num: int, dim: int, seed: int | None = None, rng: Any = None, dtype: str = "float64"
     ) -> None:
-        self.num = _check_size("num", num)
-        self.dim = _check_size("dim", dim)
+        self.num = check_size("num", num)
+        self.dim = check_size("dim", dim)
         self.dtype = _check_dtype(dtype)
         W = numpy_rng(seed, rng).normal(0.0, 1.0, size=(num, dim)).astype(self.dtype)
         self.weight = Tensor(W, requires_grad=True, label="embedding")

@@ -20,7 +20,7 @@ from typing import Any
 from engine import Value, scope, sum_values
 
 from .init import check_init, draw_weights, make_draw
-from .module import Module
+from .module import Module, check_size
 
 Activation = Callable[[Value], Value]
 
@@ -66,14 +66,6 @@ def as_inputs(x: Any, nin: int, who: str) -> list[Value]:
     return out
 
 
-def _check_size(name: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}: {n!r}")
-    if n < 1:
-        raise ValueError(f"{name} must be at least 1, got {n}")
-    return n
-
-
 class Neuron(Module):
     """One unit: out = phi(sum_i w_i x_i + b).
 
@@ -91,7 +83,7 @@ class Neuron(Module):
         rng: Any = None,
         fan_out: int = 1,
     ) -> None:
-        self.nin = _check_size("nin", nin)
+        self.nin = check_size("nin", nin)
         self.activation = check_activation(activation)
         self.init = check_init(init)
         draw = make_draw(seed, rng)
@@ -130,8 +122,8 @@ class Layer(Module):
         seed: int | None = None,
         rng: Any = None,
     ) -> None:
-        self.nin = _check_size("nin", nin)
-        self.nout = _check_size("nout", nout)
+        self.nin = check_size("nin", nin)
+        self.nout = check_size("nout", nout)
         self.activation = check_activation(activation)
         self.init = check_init(init)
         draw = make_draw(seed, rng)
@@ -178,12 +170,12 @@ class MLP(Module):
         seed: int | None = None,
         rng: Any = None,
     ) -> None:
-        self.nin = _check_size("nin", nin)
+        self.nin = check_size("nin", nin)
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence):
             raise TypeError(f"nouts must be a list of layer sizes, got {type(nouts).__name__}: {nouts!r:.60}")
         if not nouts:
             raise ValueError("nouts must name at least one layer size, got []")
-        self.nouts = [_check_size(f"nouts[{i}]", n) for i, n in enumerate(nouts)]
+        self.nouts = [check_size(f"nouts[{i}]", n) for i, n in enumerate(nouts)]
         self.activation = check_activation(activation)
         self.output_activation = check_activation(output_activation)
         self.init = check_init(init)

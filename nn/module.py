@@ -398,3 +398,12 @@ def _short(config: Any) -> str:
     if isinstance(config, dict):
         return ", ".join(f"{k}={v!r}" for k, v in config.items())
     return repr(config)
+
+
+def check_size(name: str, n: Any) -> int:
+    """A layer size: a positive int (``TypeError`` for another kind, ``ValueError`` below 1)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name} must be an int, got {type(n).__name__}: {n!r}")
+    if n < 1:
+        raise ValueError(f"{name} must be at least 1, got {n}")
+    return n

@@ -220,11 +220,15 @@ class EdgeInfo:
     upstream: float = 0.0
 
 
-def _flow_colour(g: float, gmax: float) -> tuple[str, float]:
-    t = math.sqrt(min(abs(g) / gmax, 1.0)) if gmax > 0 else 0.0
-    base = POSITIVE if g > 0 else NEGATIVE
+def signed_colour(v: float, vmax: float, widths: tuple[float, float] = (1.0, 6.0)) -> tuple[str, float]:
+    """Colour and pen width for a signed magnitude: red for +, blue for -, fainter and thinner near 0."""
+    t = math.sqrt(min(abs(v) / vmax, 1.0)) if vmax > 0 else 0.0
+    base = POSITIVE if v > 0 else NEGATIVE
     rgb = tuple(round(f + (b - f) * t) for f, b in zip(FAINT, base))
-    return "#{:02x}{:02x}{:02x}".format(*rgb), 1.0 + 5.0 * t
+    return "#{:02x}{:02x}{:02x}".format(*rgb), widths[0] + (widths[1] - widths[0]) * t
+
+
+_flow_colour = signed_colour
 
 
 @dataclass

@@ -10,23 +10,15 @@ weight is neuron j's weights); ``nn`` is imported only for the latter.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from .dot import Diagram
-from .graph import FONT, GROUP_FILL, LEAF_FILL, fmt
-
-POSITIVE = (214, 39, 40)
-NEGATIVE = (31, 119, 180)
-FAINT = (220, 220, 220)
+from .graph import FONT, GROUP_FILL, LEAF_FILL, fmt, signed_colour
 
 
 def _colour(v: float, vmax: float) -> tuple[str, float]:
-    t = math.sqrt(min(abs(v) / vmax, 1.0)) if vmax > 0 else 0.0
-    base = POSITIVE if v > 0 else NEGATIVE
-    rgb = tuple(round(f + (b - f) * t) for f, b in zip(FAINT, base))
-    return "#{:02x}{:02x}{:02x}".format(*rgb), 0.5 + 4.5 * t
+    return signed_colour(v, vmax, widths=(0.5, 5.0))
 
 
 @dataclass
