@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from numbers import Real
 from typing import Any, NamedTuple
 
 from .state import STATE
@@ -117,10 +118,9 @@ def backward(root: Any, grad: Any = None) -> None:
         if type(root) is Tensor:
             tensor_backward(root, grad)
             return
-    if grad is None:
-        grad = 1.0
-    elif isinstance(grad, bool) or not isinstance(grad, (int, float)):
-        raise TypeError(f"backward: the seed gradient of a scalar root must be a number, got {type(grad).__name__}")
+        if not hasattr(root, "parents"):
+            raise TypeError(f"backward needs a Value or a Tensor, got {type(root).__name__}")
+    grad = _seed(grad)
     if STATE.anomaly:
         _checked_backward(topological_order(root), root, float(grad))
         return
@@ -136,6 +136,15 @@ def backward(root: Any, grad: Any = None) -> None:
         upstream = node.grad
         for parent, local in zip(node.parents, node.local_grads):
             parent.grad += local * upstream
+
+
+def _seed(grad: Any) -> float:
+    """The seed d(root)/d(root) of a scalar root as a float (1.0 by default)."""
+    if grad is None:
+        return 1.0
+    if isinstance(grad, bool) or not isinstance(grad, Real):
+        raise TypeError(f"backward: the seed gradient of a scalar root must be a number, got {type(grad).__name__}")
+    return float(grad)
 
 
 def _sweep_values(interior: list[Any]) -> None:
@@ -155,7 +164,9 @@ def _sweep_values(interior: list[Any]) -> None:
 
 
 def _checked_backward(order: list[Any], root: Any, grad: float) -> None:
-    """The same loop with every contribution checked, committed only if all are finite."""
+    """The same loop with every contribution and every sum checked, committed only if all are finite."""
+    if not math.isfinite(grad):
+        raise FloatingPointError(f"detect_anomaly: the seed gradient is {grad!r}")
     grads = {id(n): (0.0 if n.parents else n.grad) for n in order}
     grads[id(root)] = grad if root.parents else root.grad + grad
     for node in reversed(order):
@@ -169,7 +180,14 @@ def _checked_backward(order: list[Any], root: Any, grad: float) -> None:
                     f"{contribution!r} = local {local!r} x upstream {upstream!r} "
                     f"for input {parent.label or 'unnamed'}={parent.data!r}"
                 )
-            grads[id(parent)] += contribution
+            total = grads[id(parent)] + contribution
+            if not math.isfinite(total):
+                raise FloatingPointError(
+                    f"detect_anomaly: the gradient of {parent.label or 'unnamed'}={parent.data!r} "
+                    f"overflowed to {total!r} adding {contribution!r} from op '{node.op.name}' "
+                    f"(node {node.label or 'unnamed'}) to {grads[id(parent)]!r} (fan-out: the adder)"
+                )
+            grads[id(parent)] = total
     for node in order:
         node.grad = grads[id(node)]
 
@@ -213,9 +231,10 @@ def backward_schedule(root: Any, grad: float = 1.0) -> list[Step]:
     schedule shows one backward pass.  Steps are only made for nodes with
     parents (leaves receive, they do not send).
     """
+    grad = _seed(grad)
     order = topological_order(root)
     grads = {id(n): 0.0 for n in order}
-    grads[id(root)] = float(grad)
+    grads[id(root)] = grad
     steps: list[Step] = []
     for node in reversed(order):
         if not node.parents:

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from numbers import Real
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,6 +35,24 @@ class GradcheckResult(NamedTuple):
 
 def _as_float(x: Any) -> float:
     return x.data if isinstance(x, Value) else float(x)
+
+
+def _input_float(x: Any, i: int) -> float:
+    """Input ``i`` of a scalar check as a float: a Value's data or a real number (else ``TypeError``)."""
+    if isinstance(x, Value):
+        return x.data
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"input {i} must be a number, a Value, a Tensor or an array, got {type(x).__name__}")
+    return float(x)
+
+
+def _check_tolerances(eps: float, rtol: float, atol: float) -> None:
+    for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"gradcheck: {name} must be a number, got {type(value).__name__}")
+        if not math.isfinite(value) or value < 0 or (name == "eps" and value == 0):
+            bound = "> 0" if name == "eps" else ">= 0"
+            raise ValueError(f"gradcheck: {name} must be a finite number {bound}, got {value!r}")
 
 
 def _is_tensor_mode(inputs: Sequence[Any]) -> bool:
@@ -72,9 +92,10 @@ def numerical_grad(f: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e
     Tensor or numpy array, Tensors (one float64 array of the input's shape
     each; ``f`` then takes Tensors and returns a one-element Tensor).
     """
+    _check_tolerances(eps, 0.0, 0.0)
     if _is_tensor_mode(inputs):
         return _numerical_tensor_grad(f, [to_array(x, np.float64).copy() for x in inputs], eps)
-    xs = [_as_float(x) for x in inputs]
+    xs = [_input_float(x, i) for i, x in enumerate(inputs)]
     grads = []
     with no_grad():
         for i in range(len(xs)):
@@ -108,10 +129,11 @@ def gradcheck(
     """
     if not inputs:
         raise ValueError("gradcheck needs at least one input")
+    _check_tolerances(eps, rtol, atol)
     if _is_tensor_mode(inputs):
         return _gradcheck_tensors(f, inputs, eps, rtol, atol)
     labels = [x.label if isinstance(x, Value) and x.label else f"input {i}" for i, x in enumerate(inputs)]
-    leaves = [Value(_as_float(x), label=lbl) for x, lbl in zip(inputs, labels)]
+    leaves = [Value(_input_float(x, i), label=lbl) for i, (x, lbl) in enumerate(zip(inputs, labels))]
     out = f(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")

@@ -78,6 +78,8 @@ class Op(str):
         """This op with its constant argument fixed (cached per value)."""
         if self._make_fn is None:
             raise TypeError(f"op '{self.name}' takes no constant argument")
+        if not math.isfinite(arg):
+            raise ValueError(f"op '{self.name}' needs a finite constant argument, got {arg!r}")
         bound = self._bound.get(arg)
         if bound is None:
             bound = Op(
@@ -306,19 +308,48 @@ def _a_make_pow(k: float) -> Rule:
 
     def _pow(x: Any) -> tuple[Any, tuple[Any]]:
         if not integral and np.any(x < 0):
-            raise ValueError(f"negative base with a non-integer exponent {k!r}")
+            raise ValueError(f"negative base with a non-integer exponent: ({_first(x, x < 0)!r}) ** {k!r}")
         if k < 1.0 and k != 0.0 and np.any(x == 0):
-            raise ZeroDivisionError(f"0.0 ** {k!r}: the local gradient is infinite")
-        return x**k, (k * x ** (k - 1.0) if k != 0.0 else np.zeros_like(x),)
+            raise ZeroDivisionError(f"0.0 ** {k!r}: the local gradient {k!r} * 0 ** {k - 1!r} is infinite")
+        with np.errstate(over="ignore"):
+            out = x**k
+            local = k * x ** (k - 1.0) if k != 0.0 else np.zeros_like(x)
+        _check_overflow(np.isfinite(x), out, local, f"x ** {k!r}")
+        return out, (local,)
 
     return _pow
 
 
 def _a_pow_value(x: Any, y: Any) -> tuple[Any, tuple[Any, Any]]:
-    if np.any(x <= 0):
-        raise ValueError("pow with a Value exponent needs a positive base (the gradient needs log(base))")
-    out = x**y
-    return out, (y * x ** (y - 1.0), out * np.log(x))
+    """The scalar rule's cases element-wise: x < 0 refused, 0 ** y with 0 < y < 1 or y < 0 infinite."""
+    if np.any(x < 0):
+        raise ValueError(
+            f"negative base with a Value exponent: ({_first(x, x < 0)!r}) ** y has no real gradient "
+            "with respect to the exponent (it needs log(base))"
+        )
+    zero = x == 0
+    if np.any(zero & (y < 1.0) & (y != 0.0)):
+        raise ZeroDivisionError("0.0 ** y with y < 1, y != 0: the local gradient with respect to the base is infinite")
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        out = x**y
+        d_base = y * x ** (y - 1.0)
+        d_exp = out * np.log(np.where(zero, 1.0, x))  # 0 at x = 0, as the scalar rule
+        if np.any(zero):
+            d_base = np.where(zero, np.where(y == 0.0, 0.0, y * 0.0 ** (y - 1.0)), d_base)
+    _check_overflow(np.isfinite(x) & np.isfinite(y), out, d_base, "x ** y")
+    return out, (d_base, d_exp)
+
+
+def _first(x: Any, mask: Any) -> float:
+    """The first element of ``x`` where ``mask`` holds (for error messages)."""
+    return float(np.broadcast_to(x, np.shape(mask))[mask].flat[0])
+
+
+def _check_overflow(finite: Any, out: Any, local: Any, what: str) -> None:
+    """OverflowError, as the scalar rules raise, where finite inputs give an infinite output or local."""
+    bad = np.broadcast_to(finite, np.shape(out)) & (np.isinf(out) | np.isinf(local))
+    if np.any(bad):
+        raise OverflowError(f"{what} overflows a float (first at element {int(np.argmax(bad.ravel()))})")
 
 
 def _a_exp(x: Any) -> tuple[Any, tuple[Any]]:
@@ -332,7 +363,7 @@ def _a_exp(x: Any) -> tuple[Any, tuple[Any]]:
 
 def _a_log(x: Any) -> tuple[Any, tuple[Any]]:
     if np.any(x <= 0):
-        raise ValueError("log of a non-positive number")
+        raise ValueError(f"log of a non-positive number: log({_first(x, x <= 0)!r})")
     return np.log(x), (1.0 / x,)
 
 

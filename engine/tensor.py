@@ -519,7 +519,19 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
                     f"{_describe(parent)}"
                 )
             previous = get(parent)
-            grads[parent] = c if previous is None else previous + c  # fan-out: the adder
+            total = c if previous is None else previous + c  # fan-out: the adder
+            if anomaly and previous is not None and not np.isfinite(total).all():
+                raise FloatingPointError(
+                    f"detect_anomaly: the gradient of {_describe(parent)} overflowed to NaN or inf "
+                    f"adding the contribution of op '{node.op.name}' (fan-out: the adder)"
+                )
+            grads[parent] = total
+    if anomaly:
+        for node, g in leaves:
+            if node.grad is not None and not np.isfinite(node.grad + g).all():
+                raise FloatingPointError(
+                    f"detect_anomaly: the accumulated gradient of leaf {_describe(node)} overflows to NaN or inf"
+                )
     # commit only now: an error above leaves every .grad as it was
     shared = {id(u) for _, u in interior}
     shared.add(id(seed))

@@ -257,7 +257,9 @@ def reshape(x: Tensor, shape: Any) -> Tensor:
     """The same elements in ``shape`` (one axis may be -1); the gradient is reshaped back."""
     try:
         out = x.data.reshape(shape)
-    except (ValueError, TypeError) as exc:
+    except TypeError:
+        raise TypeError(f"reshape: the new shape must be ints, got {shape!r}") from None
+    except ValueError as exc:
         raise ValueError(f"reshape: cannot reshape shape {x.shape} into {shape!r}: {exc}") from None
     return make_node(out, RESHAPE, (x,), _vjp_reshape)
 

@@ -229,7 +229,7 @@ class _Root:
 
     __slots__ = ("parents",)
 
-    def __init__(self, parents: tuple[Value, ...]):
+    def __init__(self, parents: tuple[Value, ...]) -> None:
         self.parents = parents
 
 
@@ -384,7 +384,7 @@ class Trace:
         example_inputs: Sequence[Any],
         params: list[Value] | None,
         replay: str = "auto",
-    ):
+    ) -> None:
         if replay not in ("auto", "python", "numpy"):
             raise ValueError(f"trace: replay must be 'auto', 'python' or 'numpy', got {replay!r}")
         self._fn = fn
@@ -564,7 +564,7 @@ class Trace:
         inputs' gradients (a list of floats; per-sample arrays after a batch),
         kept in ``g.input_grads`` too.
         """
-        if isinstance(grad, bool) or not isinstance(grad, (int, float)):
+        if isinstance(grad, bool) or not isinstance(grad, Real):
             raise TypeError(f"trace.backward: the seed gradient must be a number, got {type(grad).__name__}")
         if self._last is None:
             raise RuntimeError("trace.backward: run the program first (g(*inputs) or g.batch(...))")
@@ -591,10 +591,10 @@ class Trace:
         p = self._p
         V, saved = self._grouped(self._batch_columns(inputs))
         result = V[p.output]
-        self.aux = _rebuild_numbers(p.aux_shape, list(V[list(p.aux_slots)]))
-        if not np.all(np.isfinite(result)):
+        if not np.all(np.isfinite(result)):  # nothing changes: aux and backward keep the last good replay
             bad = int(np.argmax(~np.isfinite(result)))
             raise FloatingPointError(f"trace.batch: sample {bad} gives output {float(result[bad])!r}")
+        self.aux = _rebuild_numbers(p.aux_shape, list(V[list(p.aux_slots)]))
         n = V.shape[1]
         self._last = ("grouped", saved, n, reduce)
         total = float(result.sum())
@@ -628,7 +628,12 @@ class Trace:
         cols = []
         n = None
         for i, (x, shape) in enumerate(zip(inputs, p.shapes)):
-            arr = np.asarray(x.data if type(x) is Value else x, dtype=float)
+            try:
+                arr = np.asarray(x.data if type(x) is Value else x, dtype=float)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"trace.batch: input {i} must be numbers (an array or nested lists), got {type(x).__name__}"
+                ) from None
             width = _count(shape)
             if arr.ndim == 0 or arr.reshape(arr.shape[0], -1).shape[1] != width:
                 raise ValueError(
@@ -720,8 +725,9 @@ class TracedStep:
     distinct target into its own trace (for targets that pick, rather than
     enter, the arithmetic - a class index for cross-entropy, or a loss that
     reads ``float(y)``); ``"input"`` feeds targets as numbers; ``"auto"`` (the
-    default) feeds them as numbers if a re-trace on a sample with another
-    target validates (:meth:`Trace.validate`), else bakes them.  A non-finite
+    default) feeds them as numbers if a re-trace with another target validates
+    (:meth:`Trace.validate`; another row's target, or for a batch with one
+    target, targets made from it), else bakes them.  A non-finite
     loss raises ``FloatingPointError`` before any weight changes.
     """
 
@@ -737,7 +743,7 @@ class TracedStep:
         batched: bool = True,
         reduce: str = "mean",
         targets: str = "auto",
-    ):
+    ) -> None:
         if reduce not in ("mean", "sum"):
             raise ValueError(f"TracedStep: reduce must be 'mean' or 'sum', got {reduce!r}")
         if targets not in ("auto", "input", "constant"):
@@ -750,6 +756,7 @@ class TracedStep:
         self.batched, self.reduce, self.targets = batched, reduce, targets
         self.l2 = float(l2)
         self._traces: dict[Any, Trace] = {}
+        self._undecided: set[Any] = set()  # targets whose made-up alternatives the loss refused
         self._penalty: Trace | None = None
         if self.l2 and self.params:
             alpha, ps = self.l2, self.params
@@ -770,10 +777,14 @@ class TracedStep:
         if len(xs) != len(ys) or not len(xs):
             raise ValueError(f"TracedStep: need as many targets as rows (>0), got {len(xs)} and {len(ys)}")
         runs: list[tuple[Trace, list[int]]] = []
-        if self.targets == "auto":
-            self.targets = self._decide_targets(xs, ys)
+        targets = self.targets
+        if targets == "auto":
+            decided = self._decide_targets(xs, ys)
+            if decided is not None:
+                self.targets = decided
+            targets = decided or "constant"
         if self.batched:
-            if self.targets == "input":
+            if targets == "input":
                 runs.append((self._trace_for("sample", self._sample, xs[0], ys[0]), list(range(len(xs)))))
             else:
                 by_target: dict[Any, list[int]] = {}
@@ -784,16 +795,13 @@ class TracedStep:
                     runs.append((self._trace_for(key, lambda x, y0=y0: self._sample(x, y0), xs[rows[0]]), rows))
         else:
             n = len(xs)
-
-            def whole(bx: Any, by: Any = None) -> tuple[Value, Any]:
-                outs = [self.model(x) for x in bx]
-                return self.loss(outs, list(by) if by is not None else list(ys)), outs
-
-            if self.targets == "input":
-                g = self._trace_for(("batch", n), whole, xs, ys)
+            if targets == "input":
+                g = self._trace_for(("batch", n), self._whole, xs, ys)
                 total = g(xs, ys)
             else:
-                g = self._trace_for(("batch", n, tuple(_key(y) for y in ys)), whole, xs)
+                baked = list(ys)
+                g = self._trace_for(("batch", n, tuple(_key(y) for y in ys)),
+                                    lambda bx: self._whole(bx, baked), xs)
                 total = g(xs)
             return self._finish([(g, total, 1.0)], g.aux)
         # batched: each group's mean (or sum) weighted into the batch's
@@ -802,7 +810,7 @@ class TracedStep:
         outputs: list[Any] = [None] * n
         for g, rows in runs:
             bx = [xs[i] for i in rows]
-            args = (bx, [ys[i] for i in rows]) if self.targets == "input" else (bx,)
+            args = (bx, [ys[i] for i in rows]) if targets == "input" else (bx,)
             try:
                 value = g.batch(*args, reduce=self.reduce)
             except FloatingPointError:
@@ -824,17 +832,58 @@ class TracedStep:
         except (ArithmeticError, ValueError):
             return math.nan
 
-    def _decide_targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str:
-        """'input' if the per-sample program takes targets as numbers (checked by re-tracing)."""
-        other = next((i for i, y in enumerate(ys) if _key(y) != _key(ys[0])), None)
-        if not self.batched or other is None:
+    def _whole(self, xs: Any, ys: Any) -> tuple[Value, Any]:
+        """The whole batch's loss (``batched=False``): ``loss([model(x) ...], ys)``."""
+        outs = [self.model(x) for x in xs]
+        return self.loss(outs, list(ys)), outs
+
+    def _decide_targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str | None:
+        """'input' if the program takes targets as numbers, 'constant' to bake each one in, None: undecided.
+
+        Checked by re-tracing (:meth:`Trace.validate`) with other targets.  A
+        batch with two distinct targets decides: the same program with another
+        row's target means 'input', anything else 'constant' (as before).  A
+        batch whose rows share one target (batch size 1, say) tries targets made
+        from it (its negation - 1 for 0 - and it plus 1), so regression targets
+        do not make a new trace per step: the same program means 'input', another
+        program 'constant'; an error (a loss that refuses such a target) leaves it
+        undecided (None: this batch bakes its target; a later batch decides).
+        """
+        y0 = ys[0]
+        row = next((i for i, y in enumerate(ys) if _key(y) != _key(y0)), None)
+        if row is None and _key(y0) in self._undecided:
+            return None
+        if self.batched:
+            key: Any = "sample"
+            fn: Callable[..., Any] = self._sample
+            example: tuple[Any, Any] = (xs[0], y0)
+            if row is not None:
+                trials = [(xs[row], ys[row])]
+            else:
+                trials = [(xs[0], y) for y in _alternatives(y0)]
+        else:
+            key, fn, example = ("batch", len(xs)), self._whole, (xs, ys)
+            if row is not None:
+                trials = [(xs, [*ys[1:], y0])]  # every row gets another row's target
+            else:
+                alts = [_alternatives(y) for y in ys]
+                width = min(len(a) for a in alts)
+                trials = [(xs, [a[k] for a in alts]) for k in range(width)]
+        if not trials:
             return "constant"
         try:
-            g = self._trace_for("sample", self._sample, xs[0], ys[0])
-            g.validate(xs[other], ys[other])
-        except (TraceMismatchError, TypeError, ValueError, IndexError):
-            self._traces.pop("sample", None)
+            g = self._trace_for(key, fn, *example)
+            for x, y in trials:
+                g.validate(x, y)
+        except TraceMismatchError:
+            self._traces.pop(key, None)
             return "constant"
+        except (TypeError, ValueError, IndexError, KeyError, ArithmeticError):
+            self._traces.pop(key, None)
+            if row is not None:
+                return "constant"
+            self._undecided.add(_key(y0))
+            return None
         return "input"
 
     def _finish(self, parts: list[tuple[Trace, float, float]], outputs: Any) -> tuple[float, list[Any]]:
@@ -864,6 +913,20 @@ def _key(y: Any) -> Any:
     if isinstance(y, np.ndarray):
         return tuple(y.tolist())
     return tuple(y) if isinstance(y, list) else y
+
+
+def _alternatives(y: Any) -> list[Any]:
+    """Targets of ``y``'s kind with other numbers: ``-y`` (1 for 0) and ``y + 1``; [] for non-numbers."""
+    if isinstance(y, (bool, np.bool_)):
+        return []
+    if isinstance(y, Real):
+        kind = type(y)
+        return [kind(-y) if y != 0 else kind(1), kind(y + 1)]
+    if isinstance(y, np.ndarray) and y.dtype.kind in "iuf" and y.size:
+        return [np.where(y != 0, -y, 1).astype(y.dtype), y + 1]
+    if isinstance(y, (list, tuple)) and y and all(isinstance(v, Real) and not isinstance(v, bool) for v in y):
+        return [type(y)(-v if v != 0 else 1 for v in y), type(y)(v + 1 for v in y)]
+    return []
 
 
 def _pick(aux: Any, j: int) -> Any:

@@ -341,9 +341,26 @@ def _binary(op: Op, a: Value, b: Value) -> Value:
     return node
 
 
-def apply(op: Op, *parents: Value) -> Value:
-    """Make the node ``op(*parents)`` through the op table (any arity)."""
-    return _apply(op, parents)
+def apply(op: Op | str, *parents: Any) -> Value:
+    """Make the node ``op(*parents)`` through the op table (any arity).
+
+    ``op`` is an :class:`Op` or its name in ``engine.OPS``; a bound op
+    (``OPS["pow"].bind(3)``) for ops with a constant argument.  Numbers among
+    ``parents`` are wrapped as constants.
+    """
+    if not isinstance(op, Op):
+        if not isinstance(op, str):
+            raise TypeError(f"apply: op must be an engine Op or an op name, got {type(op).__name__}")
+        if op not in ops.OPS or not op:
+            raise ValueError(f"apply: unknown op {op!r}; known: {', '.join(sorted(k for k in ops.OPS if k))}")
+        op = ops.OPS[op]
+    if op.fn is None:
+        what = "is a leaf, not an op" if op is _LEAF else f"needs its constant argument: OPS[{op.name!r}].bind(k)"
+        raise TypeError(f"apply: op {op.name!r} {what}")
+    if op.arity >= 0 and len(parents) != op.arity or op.arity < 0 and not parents:
+        want = f"{op.arity}" if op.arity >= 0 else "at least 1"
+        raise ValueError(f"apply: op {op.name!r} takes {want} input(s), got {len(parents)}")
+    return _apply(op, tuple([p if type(p) is Value else _require_operand(p, "apply") for p in parents]))
 
 
 def _apply(op: Op, parents: tuple[Value, ...]) -> Value:

@@ -34,7 +34,11 @@ _DTYPES = ("float64", "float32")
 
 
 def _check_dtype(dtype: Any) -> str:
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    """``'float64'`` or ``'float32'`` (a name or a numpy dtype), else ``ValueError``."""
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:
+        name = None
     if name not in _DTYPES:
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     return name
@@ -160,6 +164,8 @@ class LeakyReLU(_Activation):
     def __init__(self, slope: float = 0.01) -> None:
         if isinstance(slope, bool) or not isinstance(slope, (int, float)):
             raise TypeError(f"slope must be a number, got {type(slope).__name__}")
+        if not math.isfinite(slope):
+            raise ValueError(f"slope must be finite, got {slope!r}")
         self.slope = float(slope)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -328,6 +334,8 @@ class Sequential(Module):
         """The output arrays for ``X`` in batches of ``batch_size`` rows, without a graph."""
         from engine import no_grad
 
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         X = to_array(X) if not isinstance(self.layers[0], Embedding) else np.asarray(X)
         with no_grad():
             for b in range(0, len(X), batch_size):

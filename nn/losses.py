@@ -29,10 +29,14 @@ from engine import Value, sum_values
 
 
 def _value(x: Any, what: str) -> Value:
+    """A Value passes through (a NaN in it came from upstream: ``fit`` and ``detect_anomaly`` catch it);
+    a plain number must be finite."""
     if type(x) is Value:
         return x
     if isinstance(x, bool) or not isinstance(x, Real):
         raise TypeError(f"{what} must be a Value or a number, got {type(x).__name__}: {x!r:.60}")
+    if not math.isfinite(x):
+        raise ValueError(f"{what} must be finite, got {x!r}")
     return Value(float(x))
 
 
@@ -229,10 +233,13 @@ def l2(params: Any, alpha: float = 1e-4) -> Value:
         params = params.parameters()
     if not isinstance(params, Iterable):
         raise TypeError(f"l2 expects a module or a list of Values, got {type(params).__name__}")
+    a = _target(alpha, "alpha")
+    if _number(a) < 0:
+        raise ValueError(f"l2: alpha must be >= 0 (a penalty, not a reward), got {_number(a)!r}")
     squares = [_value(p, "parameter") ** 2 for p in params]
     if not squares:
         raise ValueError("l2: no parameters given")
-    return _target(alpha, "alpha") * sum_values(squares)
+    return a * sum_values(squares)
 
 
 LOSSES = {

@@ -218,7 +218,12 @@ class Module:
         """
         text = json.dumps(self.to_document(), allow_nan=False)
         target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+        folder = target.parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"cannot save to {target}: the folder {folder} does not exist")
+        if target.is_dir():
+            raise IsADirectoryError(f"cannot save to {target}: it is a directory (give a file name)")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)

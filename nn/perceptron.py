@@ -20,6 +20,7 @@ from numbers import Real
 from typing import Any
 
 from .init import make_draw
+from .module import check_size
 
 
 class ConvergenceWarning(UserWarning):
@@ -55,6 +56,13 @@ def _number(x: Any, what: str) -> float:
     return x
 
 
+def _label(y: Any, where: str = "") -> None:
+    """A perceptron label is the number 0 or 1 (``ValueError`` otherwise, naming what came)."""
+    if isinstance(y, (bool, Real)) and y in (0, 1):
+        return
+    raise ValueError(f"Perceptron labels must be 0 or 1, got {y!r:.60}{where}")
+
+
 class Perceptron:
     """A threshold logic unit: ``Perceptron(nin, threshold=0.5, lr=0.01, weights=None, seed=None)``.
 
@@ -70,9 +78,7 @@ class Perceptron:
         weights: Sequence[float] | None = None,
         seed: int | None = None,
     ) -> None:
-        if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
-            raise ValueError(f"nin must be a positive int, got {nin!r}")
-        self.nin = nin
+        self.nin = check_size("nin", nin)
         self.threshold = _number(threshold, "threshold")
         self.lr = _number(lr, "lr")
         if self.lr <= 0:
@@ -81,6 +87,9 @@ class Perceptron:
             draw = make_draw(seed)
             self.weights = [draw.uniform(-1.0, 1.0) for _ in range(nin)]
         else:
+            if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+                kind = type(weights).__name__
+                raise TypeError(f"weights must be a list of {nin} numbers, got {kind}: {weights!r:.60}")
             if len(weights) != nin:
                 raise ValueError(f"Perceptron expects {nin} weights, got {len(weights)}")
             self.weights = [_number(w, f"weights[{i}]") for i, w in enumerate(weights)]
@@ -103,8 +112,7 @@ class Perceptron:
     def step(self, x: Sequence[Any], y: int) -> int:
         """One update w <- w + eta (y - y_hat) x; returns the error y - y_hat (-1, 0 or 1)."""
         xs = self._inputs(x)
-        if y not in (0, 1):
-            raise ValueError(f"Perceptron labels must be 0 or 1, got {y!r}")
+        _label(y)
         y_hat = 1 if sum(w * xi for w, xi in zip(self.weights, xs)) >= self.threshold else 0
         error = int(y) - y_hat
         if error:
@@ -120,6 +128,9 @@ class Perceptron:
         (e.g. on XOR, which no single line separates), ``converged`` is False,
         ``message`` says so, and a :class:`ConvergenceWarning` is issued (``warn=False`` silences it).
         """
+        for name, data in (("X", X), ("y", y)):
+            if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
+                raise TypeError(f"Perceptron.fit: {name} must be a list, got {type(data).__name__}: {data!r:.60}")
         if len(X) == 0:
             raise ValueError("Perceptron.fit needs at least one example, got empty data")
         if len(X) != len(y):
@@ -128,8 +139,7 @@ class Perceptron:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}")
         rows = [self._inputs(x) for x in X]
         for i, label in enumerate(y):
-            if label not in (0, 1):
-                raise ValueError(f"Perceptron labels must be 0 or 1, got {label!r} at row {i}")
+            _label(label, f" at row {i}")
         history = PerceptronHistory()
         for _ in range(epochs):
             mistakes = sum(1 for xs, label in zip(rows, y) if self.step(xs, label) != 0)

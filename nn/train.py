@@ -235,8 +235,28 @@ def _check_array_labels(kind: str, y: np.ndarray, nout: int | None) -> np.ndarra
     return y
 
 
+def _check_number_label(t: Any, i: int, where: str) -> None:
+    """A regression target: a finite number (``TypeError`` / ``ValueError`` naming the row)."""
+    if isinstance(t, bool) or not isinstance(t, Real):
+        raise TypeError(f"{where} at row {i} is not a number: {type(t).__name__} {t!r:.60}")
+    if not math.isfinite(t):
+        raise ValueError(f"{where} at row {i} is {t!r}; labels must be finite")
+
+
 def _check_labels(kind: str, y: list[Any], nout: int | None) -> None:
+    """Labels for ``kind`` on the scalar path, checked before training starts (the first bad row is named)."""
     for i, t in enumerate(y):
+        if kind == "mse":
+            if isinstance(t, (list, tuple)):
+                if nout is not None and len(t) != nout:
+                    raise ValueError(f"label at row {i} has {len(t)} values; the model has {nout} outputs")
+                for j, v in enumerate(t):
+                    _check_number_label(v, i, f"label entry {j}")
+            else:
+                _check_number_label(t, i, "label")
+                if nout is not None and nout > 1:
+                    raise ValueError(f"label at row {i} is one number; the model has {nout} outputs (give a list)")
+            continue
         if kind == "hinge" and t not in (-1, 1):
             raise ValueError(f"hinge loss needs labels -1 or +1, got {t!r} at row {i} (use 2*y - 1 for 0/1 labels)")
         if kind == "binary_cross_entropy" and not (isinstance(t, Real) and 0 <= t <= 1):
@@ -245,6 +265,13 @@ def _check_labels(kind: str, y: list[Any], nout: int | None) -> None:
             if isinstance(t, (list, tuple)):
                 if nout is not None and len(t) != nout:
                     raise ValueError(f"one-hot label at row {i} has {len(t)} entries; the model has {nout} outputs")
+                for j, v in enumerate(t):
+                    _check_number_label(v, i, f"label entry {j}")
+                if any(v < 0 for v in t) or abs(math.fsum(t) - 1.0) > 1e-6:
+                    raise ValueError(
+                        f"label at row {i} is not one-hot or a distribution (entries >= 0 summing to 1): "
+                        f"{list(t)!r:.60}"
+                    )
             elif isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < (nout or math.inf):
                 classes = f"0..{nout - 1}" if nout else "non-negative ints"
                 raise ValueError(f"label {t!r} at row {i} is outside the classes {classes}")
@@ -432,6 +459,21 @@ def make_step(
     return scalar_step
 
 
+def _check_optimizer(model: Module, optimizer: Any) -> None:
+    """``TypeError`` unless ``optimizer`` is an ``nn.optim.Optimizer``; ``ValueError`` if it updates none of
+    ``model``'s parameters (it was built for another model, so training would change nothing)."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"optimizer must be an nn.optim Optimizer such as nn.SGD(model, lr=0.1), got {type(optimizer).__name__}"
+        )
+    mine = {id(p) for p in model.parameters()}
+    if mine and not any(id(p) in mine for p in optimizer.params):
+        raise ValueError(
+            f"the optimizer updates none of this {type(model).__name__}'s parameters "
+            "(was it built for another model?): pass optimizer=nn.SGD(model, lr=...)"
+        )
+
+
 def _show_progress(progress: bool) -> bool:
     if not progress:
         return False
@@ -505,21 +547,26 @@ def fit(
         raise TypeError(f"fit needs an nn.Module, got {type(model).__name__}")
     tensor = is_tensor_model(model)
     kind, loss_fn = _resolve_loss(loss, tensor)
-    data = prepare(model, X, y, kind, tensor)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
+        raise TypeError(f"metrics must be a list of names such as ('accuracy',), got {metrics!r:.60}")
     for name in metrics:
         if name != "accuracy":
             raise ValueError(f"unknown metric {name!r}; available: accuracy")
+    data = prepare(model, X, y, kind, tensor)  # the arguments first, then the data
     nout = getattr(model, "nout", None)
     count = make_counter(kind, data, nout) if metrics else None
     if metrics and count is None:
         raise ValueError("accuracy needs class labels (0/1, -1/+1 or class indices); pass metrics=() for regression")
-    val = prepare(model, *validation, kind, tensor) if validation is not None else None
+    if validation is not None and (not isinstance(validation, (tuple, list)) or len(validation) != 2):
+        raise TypeError(f"validation must be a pair (X_val, y_val), got {type(validation).__name__} {validation!r:.60}")
+    val = prepare(model, validation[0], validation[1], kind, tensor) if validation is not None else None
     if optimizer is None:
         optimizer = SGD(model.parameters(), lr=0.1)
+    _check_optimizer(model, optimizer)
     if isinstance(l2, bool) or not isinstance(l2, Real) or not 0 <= l2 < math.inf:
         raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
 

@@ -119,6 +119,8 @@ def lecture_network() -> Value:
     for name, v in named.items():
         v.label = name
     return named["C"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tracegrad`` console script."""
     args = _parser().parse_args(argv)

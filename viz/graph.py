@@ -121,7 +121,8 @@ def op_tooltip(op: Any) -> str:
     return _tip(f"{op.name}: {op.gate}. {op.explain}. {op.formula}")
 
 
-def _check_common(rankdir: str, max_nodes: int) -> None:
+def check_layout(rankdir: str, max_nodes: int) -> None:
+    """``ValueError`` unless ``rankdir`` is LR/RL/TB/BT and ``max_nodes`` a positive int."""
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
@@ -476,7 +477,7 @@ def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
     ``engine.Tensor`` (boxes with shape and numbers or a summary, edges with
     the shape and norm of the gradient they carried; see :mod:`viz.tensor_graph`).
     """
-    _check_common(rankdir, max_nodes)
+    check_layout(rankdir, max_nodes)
     if isinstance(root, Trace):
         return _draw_trace(root, "graph", inputs, show_grad=bool(show_grad),
                            show_local=bool(show_local), rankdir=rankdir, collapse=collapse,
@@ -516,7 +517,7 @@ def draw_flow(root: Value | Tensor | Trace, *, threshold: float = 1e-6, rankdir:
     saturated sigmoid) are dashed and grey.  Computed on a private replay
     (``engine.backward_schedule``): the graph's ``.grad`` values are untouched.
     """
-    _check_common(rankdir, max_nodes)
+    check_layout(rankdir, max_nodes)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
             or not threshold >= 0.0:
         raise ValueError(f"threshold must be a number >= 0, got {threshold!r}")
@@ -571,7 +572,7 @@ def draw_nodes(gi: GraphIndex, *, grad_text: Callable[[int], str | None],
                rankdir: str = "LR", max_nodes: int = 2000,
                name: str = "backprop") -> Diagram:
     """The graph with per-node grad text, classes and fills (used by the stepper)."""
-    _check_common(rankdir, max_nodes)
+    check_layout(rankdir, max_nodes)
     style = _Style("graph", show_grad=False, show_local=True, grads=grads, grad_text=grad_text,
                    node_class=node_class, node_fill=node_fill, edge_attrs=edge_attrs)
     return _build(gi, style, rankdir=rankdir, collapse=None, max_nodes=max_nodes, name=name)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import Value, topological_order
+from engine import Tensor, Value, no_grad, topological_order
 
 
 def _pyplot() -> Any:
@@ -64,6 +64,47 @@ def replay(outputs: Sequence[Value], inputs: Sequence[Value],
     return [np.broadcast_to(np.asarray(vals[id(o)], dtype=float), (n,)) for o in outputs]
 
 
+def is_tensor_model(model: Any) -> bool:
+    """Whether ``model``'s parameters are ``engine.Tensor`` s (a tensor model such as ``nn.Sequential``)."""
+    params = getattr(model, "parameters", None)
+    return callable(params) and any(isinstance(p, Tensor) for p in params())
+
+
+def _tensor_scores(model: Any, grid: np.ndarray) -> tuple[list[np.ndarray], bool]:
+    """A tensor model's outputs on the grid rows (one column per output), and whether the last gate is a sigmoid.
+
+    One row runs with the graph on (to read the output gate); the grid runs
+    under ``no_grad`` in one batch.
+    """
+    dtype = model.parameters()[0].data.dtype
+    probe = model(Tensor(grid[:1].astype(dtype)))
+    if not isinstance(probe, Tensor):
+        raise TypeError(f"a tensor model must return a Tensor, got {type(probe).__name__}")
+    with no_grad():
+        out = np.asarray(model(Tensor(grid.astype(dtype))).data, dtype=float)
+    columns = out.reshape(len(grid), -1)
+    return [columns[:, k] for k in range(columns.shape[1])], probe.op == "sigmoid"
+
+
+def decision_zones(model: Any, points: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """The class ``model`` gives each row of ``points`` (n, 2), as floats.
+
+    One output: output > ``threshold`` (default 0.5 after a sigmoid gate,
+    else 0); several outputs: argmax.  Scalar models are replayed through
+    their graph, tensor models run on the whole batch.
+    """
+    if is_tensor_model(model):
+        scores, sigmoid = _tensor_scores(model, points)
+    else:
+        xs, outs = _model_fn(model, 2)
+        scores = replay(outs, xs, [points[:, 0], points[:, 1]])
+        sigmoid = outs[0].op == "sigmoid"
+    if len(scores) == 1:
+        cut = threshold if threshold is not None else (0.5 if sigmoid else 0.0)
+        return (scores[0] > cut).astype(float)
+    return np.argmax(np.stack(scores), axis=0).astype(float)
+
+
 def _model_fn(model: Any, nin: int) -> tuple[list[Value], list[Value]]:
     xs = [Value(0.0, f"x{k + 1}") for k in range(nin)]
     out = model(xs)
@@ -81,9 +122,11 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, ax: Any = None,
                            threshold: float | None = None, title: str | None = None) -> Any:
     """The model's decision regions over the 2-D data, with the points on top.
 
-    One output: class = output > ``threshold`` (default 0.5 after a sigmoid
-    gate, else 0, as for hinge labels -1/+1); several outputs: argmax.
-    Returns the matplotlib Figure.
+    ``model``: a scalar model (``nn.MLP``: called once on symbolic inputs, that
+    graph replayed on the grid) or a tensor model (``nn.Sequential``: the grid
+    as one batch, without a graph).  One output: class = output > ``threshold``
+    (default 0.5 after a sigmoid gate, else 0, as for hinge labels -1/+1);
+    several outputs: argmax.  Returns the matplotlib Figure.
     """
     pts = np.asarray(X, dtype=float)
     labels = np.asarray(y)
@@ -95,16 +138,10 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, ax: Any = None,
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
     plt = _pyplot()
-    xs, outs = _model_fn(model, 2)
     lo, hi = pts.min(axis=0) - margin, pts.max(axis=0) + margin
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
                          np.linspace(lo[1], hi[1], resolution))
-    scores = replay(outs, xs, [gx.ravel(), gy.ravel()])
-    if len(scores) == 1:
-        cut = threshold if threshold is not None else (0.5 if outs[0].op == "sigmoid" else 0.0)
-        zone = (scores[0] > cut).astype(float)
-    else:
-        zone = np.argmax(np.stack(scores), axis=0).astype(float)
+    zone = decision_zones(model, np.column_stack([gx.ravel(), gy.ravel()]), threshold)
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 4.5))
     else:
@@ -210,8 +247,13 @@ def plot_activations(names: Sequence[str] = ("sigmoid", "tanh", "relu", "leaky_r
     for n in names:
         if n not in FORMULAS:
             raise ValueError(f"unknown activation {n!r}; choose from {sorted(FORMULAS)}")
+    for name, v in (("lo", lo), ("hi", hi)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(v).__name__}: {v!r:.60}")
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"need finite lo < hi, got lo={lo!r}, hi={hi!r}")
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise ValueError(f"points must be an int >= 2, got {points!r}")
     plt = _pyplot()
     x = np.linspace(lo, hi, points)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from typing import Any
 from engine import Tensor, Trace, Value, backward_schedule
 
 from .dot import Diagram
-from .graph import GraphIndex, draw_nodes, fmt, index_graph
+from .graph import GraphIndex, check_layout, draw_nodes, fmt, index_graph
 
 CURRENT_FILL = "#ffe08a"
 DONE_FILL = "#d9f2d9"
@@ -181,6 +182,9 @@ class BackpropStepper:
             raise TypeError(f"BackpropStepper needs an engine.Value, got {type(root).__name__}")
         if isinstance(grad, bool) or not isinstance(grad, (int, float)):
             raise TypeError(f"the seed gradient must be a number, got {type(grad).__name__}")
+        if not math.isfinite(grad):
+            raise ValueError(f"the seed gradient must be finite, got {grad!r}")
+        check_layout(rankdir, max_nodes)
         self.root = root
         self.seed = float(grad)
         self.rankdir = rankdir
@@ -249,6 +253,9 @@ class BackpropStepper:
         if isinstance(i, bool) or not isinstance(i, int):
             raise TypeError(f"step index must be an int, got {type(i).__name__}")
         n = len(self.steps)
+        if n == 0:
+            raise IndexError(f"step {i} out of range: the root {self.graph.names[-1]!r} is a leaf, "
+                             "so its backward pass has no steps")
         if not -n <= i < n:
             raise IndexError(f"step {i} out of range: this backward pass has {n} steps "
                              f"(0 to {n - 1})")
@@ -340,10 +347,15 @@ class BackpropStepper:
         out = Path(path)
         if out.is_dir():
             raise IsADirectoryError(f"to_html needs a file path, got the directory {out}")
+        if not out.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {out}: the folder {out.parent} does not exist")
         text = self.html()
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
         return out
 
     def _repr_html_(self) -> str:

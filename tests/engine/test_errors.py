@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from engine import GradcheckError, Value, detect_anomaly, gradcheck
+from engine import (
+    OPS,
+    GradcheckError,
+    Value,
+    apply,
+    backward,
+    backward_schedule,
+    detect_anomaly,
+    gradcheck,
+    numerical_grad,
+)
 
 
 def test_log_of_non_positive_names_value_and_label() -> None:
@@ -103,3 +114,68 @@ def test_gradcheck_needs_inputs_and_a_value() -> None:
         gradcheck(lambda: Value(1.0), [])
     with pytest.raises(TypeError, match="must return a Value"):
         gradcheck(lambda a: 1.0, [1.0])
+
+
+def test_detect_anomaly_catches_a_fan_out_sum_that_overflows() -> None:
+    x = Value(1.0, "x")
+    y = x * 1e308 + x * 1e308  # each edge is finite; their sum at x is not
+    x.grad = 0.5
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"gradient of x=1\.0 overflowed.*adder"):
+        y.backward()
+    assert x.grad == 0.5, "a failed backward half-updated the grads"
+    with detect_anomaly(), pytest.raises(FloatingPointError, match="seed"):
+        (x * 2.0).backward(math.inf)
+
+
+def test_backward_needs_a_node_and_a_number_seed() -> None:
+    with pytest.raises(TypeError, match="needs a Value or a Tensor, got float"):
+        backward(3.0)
+    x = Value(2.0)
+    (x * x).backward(np.float32(0.5))  # any real number is a seed
+    assert x.grad == 2.0 and type(x.grad) is float
+    with pytest.raises(TypeError, match="seed gradient"):
+        backward_schedule(x * x, "1")  # type: ignore[arg-type]
+
+
+def test_gradcheck_refuses_bad_inputs_and_tolerances() -> None:
+    f = lambda a: a * a  # noqa: E731
+    with pytest.raises(TypeError, match="input 1 must be a number.*got str"):
+        gradcheck(lambda a, b: a * b, [1.0, "2.0"])
+    with pytest.raises(ValueError, match=r"eps must be a finite number > 0, got 0\.0"):
+        gradcheck(f, [1.0], eps=0.0)
+    with pytest.raises(ValueError, match=r"rtol must be a finite number >= 0, got -1"):
+        gradcheck(f, [1.0], rtol=-1)
+    with pytest.raises(TypeError, match="atol must be a number"):
+        gradcheck(f, [1.0], atol="0")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="eps"):
+        numerical_grad(f, [1.0], eps=math.nan)
+
+
+def test_apply_checks_op_arity_and_inputs() -> None:
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    assert apply(OPS["mul"], a, b).data == 6.0
+    assert apply("add", a, 1).data == 3.0  # a name, and a number wrapped as a constant
+    assert apply(OPS["pow"].bind(2.0), a).data == 4.0
+    assert apply("sum", a, b, a).parents == (a, b, a)
+    with pytest.raises(ValueError, match="unknown op 'matmul'"):
+        apply("matmul", a, b)
+    with pytest.raises(ValueError, match=r"'mul' takes 2 input\(s\), got 1"):
+        apply("mul", a)
+    with pytest.raises(ValueError, match="at least 1"):
+        apply("sum")
+    with pytest.raises(TypeError, match=r"constant argument: OPS\['pow'\]\.bind"):
+        apply("pow", a)
+    with pytest.raises(TypeError, match="leaf"):
+        apply(OPS[""])
+    with pytest.raises(TypeError, match="op must be an engine Op"):
+        apply(len, a)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got str"):
+        apply("add", a, "b")
+
+
+def test_constant_arguments_must_be_finite() -> None:
+    with pytest.raises(ValueError, match="pow.*finite"):
+        Value(2.0) ** math.nan
+    with pytest.raises(ValueError, match="leaky_relu.*finite"):
+        Value(2.0).leaky_relu(math.inf)
+    assert len(OPS["pow"]._bound) == len({k for k in OPS["pow"]._bound if k == k})  # no NaN keys cached

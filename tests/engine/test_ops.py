@@ -197,3 +197,31 @@ def test_array_forms_agree_with_scalar_forms() -> None:
 def test_relu_passes_nan_through_like_its_array_form() -> None:
     assert math.isnan(Value(math.nan).relu().data)
     assert math.isnan(OPS["relu"].array_fn(np.array([math.nan]))[0][0])
+
+
+@pytest.mark.parametrize("y", [0.0, 1.0, 2.5])
+def test_pow_value_array_form_takes_base_zero_as_the_scalar_rule_does(y: float) -> None:
+    out, (d_base, d_exp) = OPS["pow_value"].array_fn(np.array([0.0, 2.0]), np.array([y, y]))
+    for i, x in enumerate((0.0, 2.0)):
+        o, (sb, se) = OPS["pow_value"].fn(x, y)
+        assert (out[i], d_base[i], d_exp[i]) == pytest.approx((o, sb, se), rel=1e-15)
+
+
+def test_pow_array_forms_refuse_what_the_scalar_rules_refuse() -> None:
+    pv, p = OPS["pow_value"], OPS["pow"]
+    with pytest.raises(ValueError, match=r"negative base with a Value exponent: \(-1\.0\)"):
+        pv.array_fn(np.array([1.0, -1.0]), np.array([2.0, 2.0]))
+    with pytest.raises(ZeroDivisionError, match="infinite"):
+        pv.array_fn(np.array([0.0]), np.array([0.5]))
+    with pytest.raises(ValueError, match=r"negative base with a non-integer exponent: \(-2\.0\) \*\* 0\.5"):
+        p.bind(0.5).array_fn(np.array([4.0, -2.0]))
+    for rule in (p.bind(2.0).fn, lambda x: pv.fn(x, 2.0)):  # the scalar rules overflow loudly ...
+        with pytest.raises(OverflowError):
+            rule(1e200)
+    with pytest.raises(OverflowError, match=r"x \*\* 2\.0 overflows a float \(first at element 1\)"):
+        p.bind(2.0).array_fn(np.array([1.0, 1e200]))  # ... and so do the array forms (no silent inf)
+    with pytest.raises(OverflowError, match="overflows"):
+        pv.array_fn(np.array([1e200]), np.array([2.0]))
+    assert np.isposinf(p.bind(2.0).array_fn(np.array([np.inf]))[0][0])  # inf in, inf out: not an overflow
+    with pytest.raises(ValueError, match=r"log\(-3\.0\)"):
+        OPS["log"].array_fn(np.array([1.0, -3.0]))

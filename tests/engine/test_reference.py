@@ -1,23 +1,27 @@
 """Gradients of random expression graphs agree with HIPS autograd, PyTorch (float64) and gradcheck.
 
-A program is a list of instructions over earlier nodes (so fan-out and deep
-chains happen), using every op of the table; the output sums every node.
+A program is a list of instructions over earlier nodes (so fan-out happens),
+using every op of the table, and a ``chain`` instruction (40 gates deep) so
+deep chains happen too; the output sums every node.  PyTorch is compared when
+installed (it must be in CI); autograd and gradcheck always.
 Reference ops use the same conventions at kinks as the engine (relu'(0) = 0,
 |x|'(0) = 0, max/min ties route to the first input).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine import Value, gradcheck, sum_values
-from tests.support import require
+from engine import OPS, Value, gradcheck, sum_values
+from tests.support import IN_CI, require
 
 Binary = Callable[[Any, Any, Any], Any]
 
@@ -45,7 +49,26 @@ INSTRUCTIONS: dict[str, Binary] = {
     "min": lambda L, a, b: L.min(a, b),
     "sum3": lambda L, a, b: L.sum3(a, b),
     "fanout": lambda L, a, b: a * a + a,
+    "chain": lambda L, a, b: chain(L.tanh, a, b),
 }
+CHAIN_DEPTH = 40
+
+
+def chain(tanh: Callable[[Any], Any], a: Any, b: Any) -> Any:
+    """A deep chain: a <- tanh(0.9 a + 0.3 b), 40 times (b fans out into every link)."""
+    for _ in range(CHAIN_DEPTH):
+        a = tanh(a * 0.9 + b * 0.3)
+    return a
+
+
+def optional(module: str) -> ModuleType | None:
+    """A second reference library: None when absent here, but a failure in CI (CI=true)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"{module} is required in CI (CI=true) but is not installed")
+        return None
 KINKS = {"relu", "leaky_relu", "abs", "max", "min"}
 
 
@@ -121,7 +144,7 @@ def engine_gradients(program: list[tuple[str, int, int]], xs: list[float]) -> tu
 def test_random_graphs_match_autograd_torch_and_gradcheck(program, xs) -> None:
     autograd = require("autograd")
     anp = require("autograd.numpy")
-    torch = require("torch")
+    torch = optional("torch")  # without torch (outside CI) autograd and gradcheck still run
     value, grads, delicate = engine_gradients(program, xs)
     assume(math.isfinite(value) and abs(value) < 1e12)
 
@@ -138,12 +161,14 @@ def test_random_graphs_match_autograd_torch_and_gradcheck(program, xs) -> None:
     assert grads == pytest.approx(list(ref), rel=1e-8, abs=1e-10)
 
     # PyTorch float64
-    tlib = reference_lib(torch)
-    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
-    tout = run(program, ts, tlib)
-    tout.backward()
-    assert float(tout.detach()) == pytest.approx(value, rel=1e-9, abs=1e-12)
-    assert grads == pytest.approx([float(t.grad) if t.grad is not None else 0.0 for t in ts], rel=1e-8, abs=1e-10)
+    if torch is not None:
+        tlib = reference_lib(torch)
+        ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
+        tout = run(program, ts, tlib)
+        tout.backward()
+        assert float(tout.detach()) == pytest.approx(value, rel=1e-9, abs=1e-12)
+        want = [float(t.grad) if t.grad is not None else 0.0 for t in ts]
+        assert grads == pytest.approx(want, rel=1e-8, abs=1e-10)
 
     # central differences, away from kinks and huge values
     if not delicate:
@@ -153,3 +178,30 @@ def test_random_graphs_match_autograd_torch_and_gradcheck(program, xs) -> None:
 def test_reference_libraries_are_present_in_ci() -> None:
     require("autograd")
     require("torch")
+
+
+def test_optional_reference_fails_in_ci_and_is_none_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.engine.test_reference as here
+
+    monkeypatch.setattr(here, "IN_CI", False)
+    assert optional("no_such_reference_library") is None
+    monkeypatch.setattr(here, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="required in CI"):
+        optional("no_such_reference_library")
+
+
+def test_programs_reach_deep_chains_and_every_op() -> None:
+    x, y = Value(0.3, "x"), Value(-0.2, "y")
+    out = run([("chain", 0, 1)], [x, y], EngineLib)
+    from engine import topological_order
+
+    depth = {id(n): 0 for n in topological_order(out)}
+    for n in topological_order(out):
+        depth[id(n)] = max((depth[id(p)] + 1 for p in n.parents), default=0)
+    assert depth[id(out)] >= 3 * CHAIN_DEPTH  # mul, add, tanh per link
+    table = {name for name in OPS if name}
+    seen: set[str] = set()
+    for name in INSTRUCTIONS:
+        node = run([(name, 0, 1)], [Value(0.7), Value(0.4)], EngineLib)
+        seen |= {str(n.op) for n in topological_order(node) if n.op}
+    assert table <= seen, f"ops the random programs never use: {sorted(table - seen)}"

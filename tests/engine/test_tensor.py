@@ -370,3 +370,35 @@ def test_graph_is_freed_without_the_garbage_collector() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_detect_anomaly_catches_a_fan_out_sum_that_overflows() -> None:
+    x = Tensor([1e-10, 2e-10], requires_grad=True, label="x")
+    y = (x * 1e308 + x * 1e308).sum()  # forward finite, each edge finite, their sum at x is not
+    assert np.isfinite(y.data)
+    with engine.detect_anomaly(), np.errstate(over="ignore"), pytest.raises(
+        FloatingPointError, match=r"gradient of x \(2,\) overflowed.*adder"
+    ):
+        y.backward()
+    assert x.grad is None
+    x.grad = np.array([1e308, 0.0])  # a leaf's accumulated gradient that the next backward overflows
+    z = (x * 1e308).sum()
+    with engine.detect_anomaly(), np.errstate(over="ignore"), pytest.raises(FloatingPointError, match="leaf x"):
+        z.backward()
+    assert x.grad.tolist() == [1e308, 0.0]
+
+
+def test_reshape_to_a_non_shape_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="shape must be ints"):
+        Tensor(np.ones(4)).reshape("2, 2")
+
+
+def test_power_with_a_tensor_exponent_at_base_zero_follows_the_scalar_rule() -> None:
+    x = Tensor([0.0, 2.0], requires_grad=True)
+    y = Tensor([2.0, 2.0], requires_grad=True)
+    (x**y).sum().backward()
+    vs = [(Value(a), Value(2.0)) for a in (0.0, 2.0)]
+    for a, b in vs:
+        (a**b).backward()
+    np.testing.assert_allclose(x.grad, [a.grad for a, _ in vs])
+    np.testing.assert_allclose(y.grad, [b.grad for _, b in vs])

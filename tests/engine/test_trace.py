@@ -484,8 +484,9 @@ def test_memory_is_flat_over_2000_steps_in_every_mode() -> None:
             mode()
         end = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
-        # warm-up allocations (caches, free lists) settle in the first 500; then nothing grows
-        assert end - middle < 4096, (mode.__name__, base, middle, end)
+        # warm-up allocations (caches, free lists) settle in the first 500; then nothing grows.
+        # The bound allows interpreter noise (< 44 B a step); one leaked node a step is >= 100 B.
+        assert end - middle < 65_536, (mode.__name__, base, middle, end)
 
 
 def test_traced_step_auto_bakes_targets_that_loss_reads_as_numbers() -> None:
@@ -547,3 +548,62 @@ def test_batch_replay_reads_the_sum_rule_from_the_op_table() -> None:
     assert batch_grads == pytest.approx([w.grad for w in ws], rel=EXACT, abs=1e-15)
     with pytest.raises(ValueError, match="needs at least one"):
         engine.OPS["sum"].array_fn()
+
+
+# ---------------------------------------------------------------- audit: errors keep state, targets decide
+
+
+def test_failed_batch_changes_neither_aux_nor_backward() -> None:
+    w = Value(1.0, "w")
+    g = trace(lambda x: ((w * x).exp(), [w * x]), 1.0, params=[w], replay="numpy")
+    g.batch(np.array([1.0, 2.0]))
+    aux = g.aux[0].tolist()
+    with pytest.raises(OverflowError, match="exp"):
+        g.batch(np.array([1.0, 1000.0]))
+    g2 = trace(lambda x: ((w * x) * 1e300, [w * x]), 1.0, params=[w], replay="numpy")
+    g2.batch(np.array([1.0]))
+    with pytest.raises(FloatingPointError, match="sample 1"), np.errstate(over="ignore"):
+        g2.batch(np.array([1.0, 1e10]))
+    assert g2.aux[0].tolist() == [1.0]  # the last good batch's aux, as backward differentiates it
+    g2.backward()
+    assert w.grad == pytest.approx(1e300)
+    assert g.aux[0].tolist() == aux
+    with pytest.raises(TypeError, match="input 0 must be numbers"):
+        g.batch(np.array(["a", "b"]))
+    g.backward(np.float32(1.0))  # any real seed
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_auto_targets_decide_with_one_target_per_batch(batched: bool) -> None:
+    """Batch size 1 (or a batch that shares one target): regression targets must not trace per step."""
+    w = Value(0.5, "w")
+    rng = random.Random(0)
+
+    def sq(outs: list[Value], ys: list[Any]) -> Value:
+        return sum_values([(o - t) ** 2 for o, t in zip(outs, ys)]) * (1.0 / len(outs))
+
+    step = TracedStep(lambda x: w * x[0], sq, [w], zero_grad=lambda: engine.zero_grad([w]),
+                      update=lambda: None, batched=batched)
+    for _ in range(30):
+        x, t = rng.uniform(-1, 1), rng.uniform(-1, 1)
+        got, _ = step([[x]], [t])
+        assert got == pytest.approx((0.5 * x - t) ** 2, rel=1e-12)
+        assert w.grad == pytest.approx(2 * (0.5 * x - t) * x, rel=1e-12)
+    assert step.targets == "input" and len(step._traces) == 1
+
+
+def test_auto_targets_stay_undecided_while_the_loss_refuses_made_up_targets() -> None:
+    w = Value(0.5, "w")
+
+    def pm1(outs: list[Value], ys: list[Any]) -> Value:  # accepts +-1 only, as a hinge loss would
+        if any(abs(abs(t if type(t) is not Value else t.data) - 1.0) > 0 for t in ys):
+            raise ValueError("labels must be -1 or 1")
+        return sum_values([(1.0 - t * o).relu() for o, t in zip(outs, ys)]) * (1.0 / len(outs))
+
+    step = TracedStep(lambda x: w * x[0], pm1, [w], zero_grad=lambda: engine.zero_grad([w]), update=lambda: None)
+    for _ in range(3):  # one target per batch: -1 -> 1 works, 1 -> 2 is refused: undecided, baked
+        step([[0.3]], [1.0])
+    assert step.targets == "auto" and set(step._traces) == {1.0}
+    got, _ = step([[0.3], [0.2]], [1.0, -1.0])  # two targets: decided for good
+    assert step.targets == "input"
+    assert got == pytest.approx(((1 - 0.15) + (1 + 0.1)) / 2, rel=1e-12)

@@ -90,17 +90,15 @@ def test_graph_is_freed_by_reference_counting_with_gc_off() -> None:
 
 
 def test_nodes_hold_no_reference_cycles() -> None:
-    gc.collect()
+    gc.collect()  # earlier tests' garbage must not count against this graph
     gc.disable()
     try:
-        before = gc.get_count()[0]
         x = Value(1.0)
         for _ in range(200):
             x = (x * 1.0001 + 0.5).relu()
         x.backward()
         del x
         assert gc.collect() == 0, "the graph left garbage only the cycle collector could free"
-        assert before >= 0
     finally:
         gc.enable()
 

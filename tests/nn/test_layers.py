@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import engine
+import nn
 from engine import Tensor
 from nn.layers import (
     Embedding,
@@ -192,3 +193,14 @@ def test_window_classifier_learns_the_centre_word() -> None:
                   batch_size=50, seed=0, progress=False)
     assert (net.predict(ids) == labels).mean() > 0.97
     assert history.metrics["accuracy"][-1] > 0.97 and history.steps == 30 * 8
+
+
+def test_layer_argument_errors_are_specific() -> None:
+    with pytest.raises(ValueError, match="slope must be finite, got nan"):
+        nn.LeakyReLU(float("nan"))
+    with pytest.raises(ValueError, match="dtype must be 'float64' or 'float32', got \\[1\\]"):
+        nn.Linear(2, 3, dtype=[1])
+    seq = nn.Sequential(nn.Linear(2, 3, seed=0), nn.ReLU(), nn.Linear(3, 2, seed=1))
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        seq.predict(np.zeros((4, 2)), batch_size=0)
+    assert seq.predict(np.zeros((5, 2)), batch_size=2).shape == (5,)

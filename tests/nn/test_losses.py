@@ -273,3 +273,13 @@ def test_one_trace_covers_every_target() -> None:
         g.validate(0.9, other)  # the same program for another target: no TraceMismatchError
         want = fn(Value(0.9), other)
         assert g(0.9, other) == pytest.approx(want.data, rel=1e-15)
+
+
+def test_l2_rejects_a_negative_alpha_and_raw_numbers_must_be_finite() -> None:
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        losses.l2([Value(1.0)], -1e-4)
+    assert losses.l2([Value(3.0)], 0.0).data == 0.0
+    with pytest.raises(ValueError, match="logit 1 must be finite, got nan"):
+        losses.cross_entropy([1.0, math.nan], 0)
+    with pytest.raises(ValueError, match="prediction mse\\[0\\] must be finite, got inf"):
+        losses.mse([math.inf], [1.0])

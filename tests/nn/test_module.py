@@ -265,3 +265,12 @@ def test_value_is_a_parameter_but_plain_attributes_are_not() -> None:
     neuron = nn.Neuron(3, seed=0)
     assert [n for n, _ in neuron.named_parameters()] == ["w.0", "w.1", "w.2", "b"]
     assert all(isinstance(p, Value) for p in neuron.parameters())
+
+
+def test_save_into_a_missing_folder_or_onto_a_directory(tmp_path) -> None:
+    model = nn.Neuron(2, seed=0)
+    with pytest.raises(FileNotFoundError, match="the folder .*nowhere does not exist"):
+        model.save(tmp_path / "nowhere" / "n.json")
+    with pytest.raises(IsADirectoryError, match="it is a directory"):
+        model.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []

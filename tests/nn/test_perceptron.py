@@ -84,3 +84,22 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="lr must be positive"):
         nn.Perceptron(2, lr=0)
     assert p.weights == [0.3, 0.2]
+
+
+def test_wrong_kinds_raise_type_errors_and_leave_the_weights() -> None:
+    p = lecture_perceptron()
+    with pytest.raises(TypeError, match="nin must be an int, got str"):
+        nn.Perceptron("2")
+    with pytest.raises(ValueError, match="nin must be at least 1, got 0"):
+        nn.Perceptron(0)
+    with pytest.raises(TypeError, match="weights must be a list of 2 numbers, got float"):
+        nn.Perceptron(2, weights=0.3)
+    with pytest.raises(TypeError, match="y must be a list, got int"):
+        p.fit([[0.8, 0.6]], 1)
+    with pytest.raises(TypeError, match="X must be a list, got NoneType"):
+        p.fit(None, [1])
+    with pytest.raises(ValueError, match=r"labels must be 0 or 1, got array\(\[1, 0\]\)"):
+        p.step([0.8, 0.6], __import__("numpy").array([1, 0]))
+    with pytest.raises(TypeError, match="input 1 must be a number"):
+        p.fit([[0.8, 0.6], [0.1, "x"]], [1, 0])  # checked before any update
+    assert p.weights == [0.3, 0.2]

@@ -234,3 +234,36 @@ def test_bad_data_errors() -> None:
         nn.fit(lambda x: Value(0.0), X, y)
     with pytest.raises(TypeError, match="the loss must return a Value"):
         nn.fit(nn.MLP(2, [1], seed=0), X, y, loss=lambda o, t: 1.0, progress=False)
+
+
+def test_fit_argument_kinds_and_labels_checked_before_training() -> None:
+    X, y = nn.data.xor()
+    model = nn.MLP(2, [3, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(TypeError, match="optimizer must be an nn.optim Optimizer.*got str"):
+        nn.fit(model, X, y, optimizer="sgd", progress=False)
+    with pytest.raises(ValueError, match="updates none of this MLP's parameters"):
+        nn.fit(model, X, y, optimizer=nn.SGD(nn.MLP(2, [3, 1], seed=0), lr=0.1), progress=False)
+    with pytest.raises(TypeError, match="metrics must be a list of names"):
+        nn.fit(model, X, y, metrics="accuracy", progress=False)
+    with pytest.raises(TypeError, match=r"validation must be a pair \(X_val, y_val\)"):
+        nn.fit(model, X, y, validation=(X,), progress=False)
+    # regression labels: checked up front, the bad row named (not mid-epoch inside the loss)
+    with pytest.raises(TypeError, match="label at row 2 is not a number: NoneType"):
+        nn.fit(model, X, [0.0, 1.0, None, 0.0], metrics=(), batch_size=1, progress=False)
+    with pytest.raises(ValueError, match="label at row 2 is nan"):
+        nn.fit(model, X, [0.0, 1.0, math.nan, 0.0], metrics=(), batch_size=1, progress=False)
+    wide = nn.MLP(2, [3, 2], seed=0)
+    with pytest.raises(ValueError, match="label at row 0 has 3 values; the model has 2 outputs"):
+        nn.fit(wide, X, [[0.0, 1.0, 2.0]] * 4, metrics=(), progress=False)
+    with pytest.raises(ValueError, match="label at row 0 is one number; the model has 2 outputs"):
+        nn.fit(wide, X, [0.5] * 4, metrics=(), progress=False)
+    with pytest.raises(ValueError, match="label at row 3 is not one-hot or a distribution"):
+        nn.fit(wide, X, [[1, 0], [0, 1], [0, 1], [2, -1]], loss="cross_entropy", progress=False)
+    assert model.state_dict() == before
+    # a partial optimizer (some parameters frozen) is allowed
+    frozen = nn.SGD(model.layers[-1].parameters(), lr=0.1)
+    nn.fit(model, X, y, optimizer=frozen, epochs=2, progress=False)
+    assert model.layers[0].state_dict() == {k[len("layers.0."):]: v for k, v in before.items()
+                                            if k.startswith("layers.0.")}
+    assert model.state_dict() != before

@@ -106,3 +106,38 @@ def test_plots_return_figures(plt) -> None:  # noqa: ANN001
         plot_history({"loss": []})
     with pytest.raises(ValueError, match="unknown activation"):
         plot_activations(["swish"])
+
+
+@pytest.mark.parametrize("output_activation", [None, "sigmoid", "tanh"])
+def test_decision_zones_of_a_tensor_model_equal_its_scalar_mlp(output_activation: str | None) -> None:
+    from viz.plots import decision_zones
+
+    for nout in (1, 3):
+        mlp = nn.MLP(2, [5, nout], activation="tanh", output_activation=output_activation, seed=4)
+        seq = mlp.to_sequential()
+        points = np.random.default_rng(0).normal(size=(200, 2)) * 2
+        scalar, tensor = decision_zones(mlp, points), decision_zones(seq, points)
+        np.testing.assert_array_equal(tensor, scalar)
+        assert len(np.unique(scalar)) > 1  # the test would notice a constant answer
+        if nout == 1:  # the default cut: 0.5 after a sigmoid gate, else 0
+            out = np.array([mlp(p.tolist()).data for p in points])
+            np.testing.assert_array_equal(scalar, out > (0.5 if output_activation == "sigmoid" else 0.0))
+
+
+def test_plot_decision_boundary_draws_a_tensor_model(plt) -> None:  # noqa: ANN001
+    from viz import plot_decision_boundary
+
+    seq = nn.Sequential(nn.Linear(2, 4, seed=0), nn.ReLU(), nn.Linear(4, 1, seed=1), nn.Sigmoid())
+    X, y = nn.data.moons(30, noise=0.1, seed=0)
+    fig = plot_decision_boundary(seq, np.array(X), np.array(y), resolution=30)
+    assert fig.axes[0].get_title() == "decision boundary"
+    assert all(p.grad is None for p in seq.parameters())  # evaluated without training state changes
+
+
+def test_plot_activations_checks_its_range(plt) -> None:  # noqa: ANN001
+    from viz import plot_activations
+
+    with pytest.raises(ValueError, match="points must be an int >= 2, got 1"):
+        plot_activations(points=1)
+    with pytest.raises(TypeError, match="lo must be a number, got str"):
+        plot_activations(lo="a")

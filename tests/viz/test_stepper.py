@@ -142,3 +142,23 @@ def test_to_html_is_one_self_contained_file(tmp_path: Path) -> None:
     assert st._repr_html_().startswith('<div class="tg-stepper"')
     with pytest.raises(IsADirectoryError):
         st.to_html(tmp_path)
+
+
+def test_stepper_checks_its_arguments_up_front(tmp_path: Path) -> None:
+    a, b = Value(2.0, "a"), Value(-3.0, "b")
+    out = a * b
+    out.label = "out"
+    with pytest.raises(ValueError, match="rankdir must be one of"):
+        BackpropStepper(out, rankdir="XX")  # at construction, not at the first render
+    with pytest.raises(ValueError, match="max_nodes must be a positive int"):
+        BackpropStepper(out, max_nodes=0)
+    with pytest.raises(ValueError, match="seed gradient must be finite, got nan"):
+        BackpropStepper(out, grad=float("nan"))
+    with pytest.raises(IndexError, match="is a leaf, so its backward pass has no steps"):
+        BackpropStepper(Value(1.0, "x")).render(0)
+    with pytest.raises(FileNotFoundError, match="the folder .*nowhere does not exist"):
+        BackpropStepper(out).to_html(tmp_path / "nowhere" / "page.html")
+    assert list(tmp_path.iterdir()) == []
+    page = BackpropStepper(out).to_html(tmp_path / "page.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]  # no temp file left behind
+    assert "mul gate (swap multiplier): a.grad += b.data x out.grad = -3.0 x 1.0 = -3.0" in page.read_text()
