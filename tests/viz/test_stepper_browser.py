@@ -70,3 +70,24 @@ def test_page_steps_with_buttons_keys_and_slider(page: Any, tmp_path: Path) -> N
     page.click(".tg-next")  # already at the end: stays
     assert state()[0] == st[13].text
     assert errors == []
+
+
+def test_current_gate_is_scrolled_into_view_and_fit_toggles(page: Any, tmp_path: Path) -> None:
+    C, _ = lecture_221()
+    path = BackpropStepper(C).to_html(tmp_path / "backprop.html")
+    page.set_viewport_size({"width": 800, "height": 700})  # narrower than the graph
+    page.goto(path.as_uri())
+    in_view = """() => {
+        const pane = document.querySelector('.tg-svg').getBoundingClientRect();
+        const gate = document.querySelector('.tg-svg g.node.tg-current').getBoundingClientRect();
+        return gate.left >= pane.left - 1 && gate.right <= pane.right + 1;
+    }"""
+    for _ in range(13):  # walk to the last step, at the far (input) end of the graph
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate(in_view), page.inner_text(".tg-counter")
+    svg_width = "() => document.querySelector('.tg-svg svg').getBoundingClientRect().width"
+    natural = page.evaluate(svg_width)
+    page.check(".tg-fit-toggle")
+    assert page.evaluate(svg_width) <= page.evaluate("() => document.querySelector('.tg-svg').clientWidth") + 1
+    page.uncheck(".tg-fit-toggle")
+    assert page.evaluate(svg_width) == natural
