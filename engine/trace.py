@@ -402,6 +402,7 @@ class Trace:
         self._last: tuple[Any, ...] | None = None  # what backward() differentiates
         self.input_grads: Any = None
         self.aux: Any = None  # the aux results of the last replay (numbers; arrays after batch)
+        self.last_inputs: list[float] | None = None  # flat input numbers of the last g(...) (None after batch)
 
     def _python(self) -> tuple[Callable[..., Any], Callable[..., Any], str]:
         if self._compiled is None:
@@ -497,6 +498,7 @@ class Trace:
                 V = np.array([np.nan])  # the straight-line path below raises the exact error
             if np.isfinite(V).all():
                 self._last = ("grouped", saved, 1, "sum")
+                self.last_inputs = list(numbers)
                 self.aux = _rebuild_numbers(self._p.aux_shape, V[list(self._p.aux_slots), 0].tolist())
                 return float(V[self._p.output, 0])
             # a NaN/inf somewhere: the straight-line path gives the exact scalar semantics
@@ -506,6 +508,7 @@ class Trace:
         except (ArithmeticError, ValueError) as exc:
             raise self._locate(exc, numbers) from None
         self._last = ("scalar", locals_)
+        self.last_inputs = list(numbers)
         self.aux = _rebuild_numbers(self._p.aux_shape, aux)
         return out
 
@@ -597,6 +600,7 @@ class Trace:
         self.aux = _rebuild_numbers(p.aux_shape, list(V[list(p.aux_slots)]))
         n = V.shape[1]
         self._last = ("grouped", saved, n, reduce)
+        self.last_inputs = None
         total = float(result.sum())
         return total / n if reduce == "mean" else total
 

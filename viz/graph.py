@@ -473,7 +473,8 @@ def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
 
     ``root`` may also be an ``engine.Trace`` (slots as value boxes, each
     instruction as its gate, values and grads of a replay on ``inputs``,
-    default the traced example; see :mod:`viz.trace_graph`) or an
+    default the last ``g(...)`` replay, else the traced example; see
+    :mod:`viz.trace_graph`) or an
     ``engine.Tensor`` (boxes with shape and numbers or a summary, edges with
     the shape and norm of the gradient they carried; see :mod:`viz.tensor_graph`).
     """

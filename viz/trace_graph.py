@@ -62,7 +62,10 @@ def _flatten(x: Any, out: list[float]) -> None:
 
 
 def input_numbers(g: Trace, inputs: Sequence[Any] | None) -> list[float]:
-    """The flat input numbers to draw ``g`` with (``None``: the example it was traced on)."""
+    """The flat input numbers to draw ``g`` with (``None``: those of its last ``g(...)``
+    replay, else the example it was traced on)."""
+    if inputs is None and g.last_inputs is not None:
+        return list(g.last_inputs)
     if inputs is None:
         by_slot = {s.index: s.value for s in g.slots if s.kind == "input"}
         order = sorted(by_slot, key=lambda k: int(g.slots[k].name[1:]))  # x0, x1, ...
@@ -85,7 +88,7 @@ def input_numbers(g: Trace, inputs: Sequence[Any] | None) -> list[float]:
 def trace_nodes(g: Trace, inputs: Sequence[Any] | None = None) -> SlotNode:
     """Replay ``g`` on ``inputs`` through the op table; return the output slot as a node.
 
-    Values: inputs from ``inputs`` (default: the traced example), parameters'
+    Values: inputs from ``inputs`` (default: the last ``g(...)`` replay, else the traced example), parameters'
     current ``.data``, constants as traced, op results from ``op.fn``.  Each
     node's ``grad`` is d(output)/d(slot) of this replay, seed 1.
     """

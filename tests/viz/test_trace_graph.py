@@ -149,3 +149,14 @@ def test_traced_mlp_collapses_by_layer() -> None:
     assert len(groups(svg, "bundle")) >= 2
     with pytest.raises(ValueError, match="collapse"):
         draw_graph(g, max_nodes=20)
+
+
+def test_default_follows_the_last_replay_until_a_batch() -> None:
+    g, *_ = small_trace()
+    g(2.0, 0.0)
+    src = draw_graph(g).source
+    assert '"{ x0 | data 2.0 |' in src and '"{ x1 | data 0.0 |' in src
+    assert src == draw_graph(g, inputs=(2.0, 0.0)).source
+    g.batch([0.1, 0.2], [1.0, 0.0])
+    assert g.last_inputs is None
+    assert '"{ x0 | data 0.5 |' in draw_graph(g).source  # back to the traced example
