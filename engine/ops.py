@@ -244,6 +244,21 @@ def _min(a: float, b: float) -> tuple[float, tuple[float, float]]:
     return (a, (1.0, 0.0)) if a <= b else (b, (0.0, 1.0))
 
 
+_ZEROS: dict[int, tuple[float, ...]] = {}
+
+
+def _max_shift(*xs: float) -> tuple[float, tuple[float, ...]]:
+    """m = max(x1, ..., xn), every local 0: a stabilising shift that passes no gradient (NaN in, NaN out)."""
+    n = len(xs)
+    if n == 0:
+        raise ValueError("max_shift of no inputs: the stabiliser needs at least one")
+    zeros = _ZEROS.get(n)
+    if zeros is None:
+        zeros = _ZEROS[n] = (0.0,) * n
+    m = max(xs)
+    return (math.nan if any(x != x for x in xs) else m), zeros
+
+
 # ---------------------------------------------------------------- array forms
 # The same rules, element-wise on numpy arrays (tensor path, batched replay).
 # Locals may be Python floats where they are constant (broadcast by the user).
@@ -414,6 +429,20 @@ def _a_min(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
     return out, (first.astype(dt), (~first).astype(dt))
 
 
+def _a_max_shift(*xs: Any) -> tuple[Any, tuple[float, ...]]:
+    """Element-wise max of the inputs (NaN propagates); every local is 0 (passes no gradient)."""
+    n = len(xs)
+    if n == 0:
+        raise ValueError("max_shift of no inputs: the stabiliser needs at least one")
+    zeros = _ZEROS.get(n)
+    if zeros is None:
+        zeros = _ZEROS[n] = (0.0,) * n
+    out = xs[0] + 0.0
+    for x in xs[1:]:
+        out = np.maximum(out, x)
+    return out, zeros
+
+
 # ---------------------------------------------------------------- the table
 
 LEAF = Op(
@@ -479,6 +508,9 @@ _ENTRIES = [
     Op("min", symbol="min", gate="gradient router", arity=2, fn=_min, array_fn=_a_min,
        explain="min gate: routes the whole upstream gradient to the smaller input (ties: the first)",
        formula="d min(a,b)/da = 1 if a <= b else 0"),
+    Op("max_shift", symbol="shift", gate="stabiliser", arity=-1, fn=_max_shift, array_fn=_a_max_shift,
+       explain="stabiliser: max of the inputs, passes no gradient (the shift cancels in log-softmax)",
+       formula="m = max(x1..xn), dm/dxi = 0"),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _ENTRIES}

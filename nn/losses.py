@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import Value, sum_values
+from engine import Value, apply, sum_values
 
 
 def _value(x: Any, what: str) -> Value:
@@ -149,10 +149,16 @@ def _logits(logits: Any) -> list[Value]:
     return [_value(s, f"logit {k}") for k, s in enumerate(logits)]
 
 
+def _shift(s: list[Value]) -> Value:
+    """m = max_j s_j as a 'max_shift' stabiliser node: in the graph (a trace recomputes it for every
+    sample) but passing no gradient, so numbers and gradients are those of a constant shift."""
+    return apply("max_shift", *s)
+
+
 def log_softmax(logits: Sequence[Any]) -> list[Value]:
     """log softmax(s)_k = (s_k - m) - log sum_j e^(s_j - m), m = max s (stable log-sum-exp)."""
     s = _logits(logits)
-    m = max(v.data for v in s)
+    m = _shift(s)
     shifted = [v - m for v in s]
     log_z = sum_values([v.exp() for v in shifted]).log()
     return [v - log_z for v in shifted]
@@ -161,7 +167,7 @@ def log_softmax(logits: Sequence[Any]) -> list[Value]:
 def softmax(logits: Sequence[Any]) -> list[Value]:
     """softmax(s)_k = e^(s_k - m) / sum_j e^(s_j - m); subtracting m = max s changes nothing but overflow."""
     s = _logits(logits)
-    m = max(v.data for v in s)
+    m = _shift(s)
     exps = [(v - m).exp() for v in s]
     z = sum_values(exps)
     return [e / z for e in exps]
@@ -175,6 +181,14 @@ def _one_cross_entropy(logits: Sequence[Any], target: Any, where: str) -> Value:
         if not 0 <= c < k:
             raise ValueError(f"{where}: class index {c} is outside the {k} classes 0..{k - 1}")
         return -ls[c]
+    if type(target) is Value:  # a class index entering as a number (a traced target): one program for every class
+        c_num = target.data
+        if not (float(c_num).is_integer() and 0 <= c_num < k):
+            raise ValueError(f"{where}: class index {c_num!r} is not one of the {k} classes 0..{k - 1}")
+        # onehot_j = relu(1 - |c - j|): exactly 1 for j = c and 0 elsewhere, so the sum below has the
+        # numbers (and every gradient) of -ls[c]; the index enters the arithmetic instead of picking
+        onehot = [(1.0 - (target - float(j)).abs()).relu() for j in range(k)]
+        return -sum_values([tj * lj for tj, lj in zip(onehot, ls)])
     if _is_seq(target):
         if len(target) != k:
             raise ValueError(f"{where}: target has {len(target)} entries but there are {k} logits")

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import engine
 from engine import OPS, Value
 from engine.ops import LEAF, Op
 
@@ -225,3 +226,21 @@ def test_pow_array_forms_refuse_what_the_scalar_rules_refuse() -> None:
     assert np.isposinf(p.bind(2.0).array_fn(np.array([np.inf]))[0][0])  # inf in, inf out: not an overflow
     with pytest.raises(ValueError, match=r"log\(-3\.0\)"):
         OPS["log"].array_fn(np.array([1.0, -3.0]))
+
+
+def test_max_shift_is_a_stabiliser_that_passes_no_gradient() -> None:
+    op = OPS["max_shift"]
+    assert op.gate == "stabiliser" and "passes no gradient" in op.explain
+    assert op.fn(1.0, 3.0, -2.0) == (3.0, (0.0, 0.0, 0.0))
+    assert math.isnan(op.fn(1.0, math.nan)[0]) and math.isnan(op.fn(math.nan, 1.0)[0])  # no silent NaN
+    out, loc = op.array_fn(np.array([1.0, -5.0, math.nan]), np.array([2.0, -7.0, 0.0]), np.array([0.0, -6.0, 1.0]))
+    assert out[:2].tolist() == [2.0, -5.0] and math.isnan(out[2]) and loc == (0.0, 0.0, 0.0)
+    for rule in (op.fn, op.array_fn):
+        with pytest.raises(ValueError, match="at least one"):
+            rule()
+    xs = [Value(0.5), Value(2.0), Value(-1.0)]
+    m = engine.apply("max_shift", *xs)
+    y = xs[0] * 3.0 - m
+    y.backward()
+    assert m.data == 2.0 and m.op.gate == "stabiliser"
+    assert [x.grad for x in xs] == [3.0, 0.0, 0.0]  # the router back through m carries exactly nothing

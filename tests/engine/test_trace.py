@@ -607,3 +607,28 @@ def test_auto_targets_stay_undecided_while_the_loss_refuses_made_up_targets() ->
     got, _ = step([[0.3], [0.2]], [1.0, -1.0])  # two targets: decided for good
     assert step.targets == "input"
     assert got == pytest.approx(((1 - 0.15) + (1 + 0.1)) / 2, rel=1e-12)
+
+
+def test_a_stabilising_shift_is_recomputed_for_every_sample() -> None:
+    # log-sum-exp with m = max_shift(s): a frozen example max would make exp overflow (or underflow to
+    # log 0) for rows far from the example; the stabiliser node re-decides per row and passes no gradient
+    w = Value(1.5, "w")
+
+    def lse(s: list[Value]) -> Value:
+        m = engine.apply("max_shift", *[v * w for v in s])
+        return sum_values([(v * w - m).exp() for v in s]).log() + m
+
+    rows = [[0.5, -0.2, 0.1], [900.0, 880.0, -5.0], [-800.0, -790.0, -805.0]]
+    g = trace(lse, rows[0], params=[w])
+    for row in rows:
+        g.validate(row)
+        assert g(row) == lse([Value(v) for v in row]).data
+    total = g.batch(rows, reduce="sum")
+    w.grad = 0.0
+    g.backward()
+    batch_grad = w.grad
+    w.grad = 0.0
+    want = sum_values([lse([Value(v) for v in row]) for row in rows])
+    want.backward()
+    assert total == pytest.approx(want.data, rel=1e-15) and batch_grad == pytest.approx(w.grad, rel=1e-15)
+    assert sum(ins.op == "max_shift" for ins in g.ops) == 1

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Value, gradcheck
+from engine import Value, gradcheck, sum_values, topological_order
 from nn import losses
 from tests.support import require
 
@@ -283,3 +283,64 @@ def test_l2_rejects_a_negative_alpha_and_raw_numbers_must_be_finite() -> None:
         losses.cross_entropy([1.0, math.nan], 0)
     with pytest.raises(ValueError, match="prediction mse\\[0\\] must be finite, got inf"):
         losses.mse([math.inf], [1.0])
+
+
+# ---------------------------------------------------------------- the in-graph shift and traced class indices
+
+
+def _log_softmax_with_a_constant_shift(s: list[Value]) -> list[Value]:
+    """The previous formula: m taken from .data as a constant leaf (the reference for bit-for-bit checks)."""
+    m = max(v.data for v in s)
+    shifted = [v - m for v in s]
+    log_z = sum_values([v.exp() for v in shifted]).log()
+    return [v - log_z for v in shifted]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-700, 700, allow_nan=False), min_size=1, max_size=6), st.data())
+def test_in_graph_shift_gives_the_constant_shift_numbers_bit_for_bit(logits: list[float], data) -> None:
+    c = data.draw(st.integers(0, len(logits) - 1))
+    got_in, want_in = [Value(v) for v in logits], [Value(v) for v in logits]
+    got = losses.cross_entropy(got_in, c)
+    want = -_log_softmax_with_a_constant_shift(want_in)[c]
+    got.backward()
+    want.backward()
+    assert got.data == want.data
+    assert grads(got_in) == grads(want_in)
+    shift = [n for n in topological_order(got) if n.op == "max_shift"]
+    assert len(shift) == 1 and shift[0].data == max(logits) and shift[0].op.gate == "stabiliser"
+    m = max(logits)
+    exps = [(Value(v) - m).exp() for v in logits]  # the previous softmax: a constant shift
+    z = sum_values(exps)
+    assert [p.data for p in losses.softmax(logits)] == [(e / z).data for e in exps]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(finite, min_size=2, max_size=6), st.data())
+def test_a_value_class_index_enters_the_arithmetic_with_the_same_numbers(logits: list[float], data) -> None:
+    c = data.draw(st.integers(0, len(logits) - 1))
+    a, b = [Value(v) for v in logits], [Value(v) for v in logits]
+    by_index, by_value = losses.cross_entropy(a, c), losses.cross_entropy(b, Value(float(c)))
+    by_index.backward()
+    by_value.backward()
+    assert by_value.data == by_index.data
+    assert grads(b) == grads(a)
+
+
+def test_one_trace_covers_every_class_index() -> None:
+    from engine import trace
+
+    w = [Value(0.3 * k - 0.5, f"w{k}") for k in range(4)]
+
+    def fn(x: Value, c: Value) -> Value:
+        return losses.cross_entropy([(wk * x).tanh() * 5.0 for wk in w], c)
+
+    g = trace(fn, 0.5, 0, params=w)
+    for x, c in ((0.9, 3), (-2.0, 1), (40.0, 2)):
+        g.validate(x, c)  # the same program for every class and every sample's max
+        want = fn(Value(x), c)
+        assert g(x, c) == want.data
+    with pytest.raises(ValueError, match=r"class index 2\.5 is not one of the 4 classes 0\.\.3"):
+        fn(Value(0.5), Value(2.5))
+    with pytest.raises(ValueError, match=r"class index 4\.0 is not one of the 4 classes"):
+        fn(Value(0.5), Value(4.0))

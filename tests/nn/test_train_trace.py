@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nn
+import nn.train
+from engine import TracedStep
 from nn.losses import LOSSES
 from nn.train import make_step
 from tests.support import require
@@ -75,10 +77,17 @@ def test_moons_minibatches_with_validation_traced_equals_dynamic() -> None:
 
 
 @pytest.mark.parametrize("onehot", [False, True])
-def test_multiclass_cross_entropy_traced_equals_dynamic(onehot: bool) -> None:
+def test_multiclass_cross_entropy_traced_equals_dynamic_with_one_trace(onehot: bool, monkeypatch) -> None:
     X, y = nn.data.digits5x5(noise=0.1, n_per_class=4, seed=0)
     if onehot:
         y = [[1.0 if k == t else 0.0 for k in range(10)] for t in y]
+    steps: list[TracedStep] = []
+
+    def recording(*args: Any, **kw: Any) -> TracedStep:
+        steps.append(TracedStep(*args, **kw))
+        return steps[-1]
+
+    monkeypatch.setattr(nn.train, "TracedStep", recording)
 
     def make() -> tuple[nn.MLP, nn.Adam]:
         model = nn.MLP(25, [6, 10], activation="tanh", init="xavier", seed=1)
@@ -87,6 +96,30 @@ def test_multiclass_cross_entropy_traced_equals_dynamic(onehot: bool) -> None:
     h0, h1, m0, m1 = both(make, X, y, loss="cross_entropy", epochs=3, batch_size=16, seed=2, l2=1e-3)
     assert_same(h0, h1, m0, m1)
     assert h1.metrics["accuracy"][-1] > h1.metrics["accuracy"][0]
+    (step,) = steps
+    assert step.targets == "input" and len(step._traces) == 1  # one program serves all ten classes
+    (g,) = step._traces.values()
+    assert sum(ins.op == "max_shift" for ins in g.ops) == 1
+
+
+def test_class_index_batches_with_one_class_each_still_share_one_trace() -> None:
+    X, y = nn.data.digits5x5(noise=0.0, n_per_class=1, seed=0)
+    model = nn.MLP(25, [4, 10], seed=0)
+    twin = nn.MLP(25, [4, 10], seed=0)
+    step = make_step(model, LOSSES["cross_entropy"], nn.SGD(model, lr=0.1), trace=True)
+    dynamic = make_step(twin, LOSSES["cross_entropy"], nn.SGD(twin, lr=0.1))
+    for i in range(len(X)):  # batch size 1: made-up targets (-c, c + 1) are refused until a batch decides
+        got, _ = step([X[i]], [y[i]])
+        want, _ = dynamic([X[i]], [y[i]])
+        assert got == pytest.approx(want, rel=TOL, abs=TOL)
+    got, _ = step(X[:4], y[:4])  # two distinct classes decide: the targets enter as numbers
+    want, _ = dynamic(X[:4], y[:4])
+    assert got == pytest.approx(want, rel=TOL, abs=TOL)
+    assert step.targets == "input"
+    step(X, y)
+    dynamic(X, y)
+    assert np.allclose(weights(model), weights(twin), rtol=TOL, atol=TOL)
+    assert len([k for k in step._traces if k == "sample"]) == 1
 
 
 def test_binary_cross_entropy_and_mse_traced_equal_dynamic() -> None:
@@ -145,9 +178,8 @@ def test_targets_enter_one_trace(loss: str, labels: list[Any]) -> None:
     step = make_step(model, LOSSES[loss], nn.SGD(model, lr=0.1), trace=True)
     X = [[0.5, 0.3], [-0.2, 0.8], [0.9, -0.4], [-0.6, -0.1]]
     step(X, [labels[i % 2] for i in range(4)])
-    assert step.targets == "input" or loss == "cross_entropy"  # softmax's shift is the example's max
-    if step.targets == "input":
-        assert len(step._traces) == 1
+    assert step.targets == "input"  # softmax's shift is a stabiliser node, recomputed for every sample
+    assert len(step._traces) == 1
 
 
 # ---------------------------------------------------------------- errors, Ctrl-C, memory
