@@ -121,7 +121,17 @@ def _lookup(name: str, arg: float | None) -> Op:
 ONE = (1.0,)
 ONE_ONE = (1.0, 1.0)
 ONE_MINUS_ONE = (1.0, -1.0)
-_ONES: dict[int, tuple[float, ...]] = {}
+_SAME: dict[tuple[int, float], tuple[float, ...]] = {}
+
+
+def _same_locals(n: int, local: float, op: str) -> tuple[float, ...]:
+    """``(local,) * n`` for an n-ary gate whose every edge has the same local (cached per n)."""
+    if n == 0:
+        raise ValueError(f"{op} of no inputs: the gate needs at least one")
+    same = _SAME.get((n, local))
+    if same is None:
+        same = _SAME[n, local] = (local,) * n
+    return same
 
 
 def _add(a: float, b: float) -> tuple[float, tuple[float, float]]:
@@ -149,10 +159,7 @@ def _neg(x: float) -> tuple[float, tuple[float]]:
 
 def _sum(*xs: float) -> tuple[float, tuple[float, ...]]:
     n = len(xs)
-    ones = _ONES.get(n)
-    if ones is None:
-        ones = _ONES[n] = (1.0,) * n
-    return math.fsum(xs) if n > 64 else sum(xs, 0.0), ones
+    return math.fsum(xs) if n > 64 else sum(xs, 0.0), _same_locals(n, 1.0, "sum")
 
 
 def _make_pow(k: float) -> Rule:
@@ -244,17 +251,9 @@ def _min(a: float, b: float) -> tuple[float, tuple[float, float]]:
     return (a, (1.0, 0.0)) if a <= b else (b, (0.0, 1.0))
 
 
-_ZEROS: dict[int, tuple[float, ...]] = {}
-
-
 def _max_shift(*xs: float) -> tuple[float, tuple[float, ...]]:
     """m = max(x1, ..., xn), every local 0: a stabilising shift that passes no gradient (NaN in, NaN out)."""
-    n = len(xs)
-    if n == 0:
-        raise ValueError("max_shift of no inputs: the stabiliser needs at least one")
-    zeros = _ZEROS.get(n)
-    if zeros is None:
-        zeros = _ZEROS[n] = (0.0,) * n
+    zeros = _same_locals(len(xs), 0.0, "max_shift")
     m = max(xs)
     return (math.nan if any(x != x for x in xs) else m), zeros
 
@@ -295,11 +294,7 @@ def _a_sum(*xs: Any) -> tuple[Any, tuple[float, ...]]:
     elements, else a compensated (Neumaier) sum, as close to it as numpy gets.  Every local is 1 (a distributor).
     """
     n = len(xs)
-    if n == 0:
-        raise ValueError("sum of no inputs: the n-ary sum gate needs at least one")
-    ones = _ONES.get(n)
-    if ones is None:
-        ones = _ONES[n] = (1.0,) * n
+    ones = _same_locals(n, 1.0, "sum")
     total = xs[0] + 0.0
     if n <= 64:
         for x in xs[1:]:
@@ -431,12 +426,7 @@ def _a_min(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
 
 def _a_max_shift(*xs: Any) -> tuple[Any, tuple[float, ...]]:
     """Element-wise max of the inputs (NaN propagates); every local is 0 (passes no gradient)."""
-    n = len(xs)
-    if n == 0:
-        raise ValueError("max_shift of no inputs: the stabiliser needs at least one")
-    zeros = _ZEROS.get(n)
-    if zeros is None:
-        zeros = _ZEROS[n] = (0.0,) * n
+    zeros = _same_locals(len(xs), 0.0, "max_shift")
     out = xs[0] + 0.0
     for x in xs[1:]:
         out = np.maximum(out, x)

@@ -243,15 +243,20 @@ def _check_number_label(t: Any, i: int, where: str) -> None:
         raise ValueError(f"{where} at row {i} is {t!r}; labels must be finite")
 
 
+def _check_label_vector(t: Sequence[Any], i: int, nout: int | None, what: str, unit: str) -> None:
+    """A label given as a list: one finite number per model output."""
+    if nout is not None and len(t) != nout:
+        raise ValueError(f"{what} at row {i} has {len(t)} {unit}; the model has {nout} outputs")
+    for j, v in enumerate(t):
+        _check_number_label(v, i, f"label entry {j}")
+
+
 def _check_labels(kind: str, y: list[Any], nout: int | None) -> None:
     """Labels for ``kind`` on the scalar path, checked before training starts (the first bad row is named)."""
     for i, t in enumerate(y):
         if kind == "mse":
             if isinstance(t, (list, tuple)):
-                if nout is not None and len(t) != nout:
-                    raise ValueError(f"label at row {i} has {len(t)} values; the model has {nout} outputs")
-                for j, v in enumerate(t):
-                    _check_number_label(v, i, f"label entry {j}")
+                _check_label_vector(t, i, nout, "label", "values")
             else:
                 _check_number_label(t, i, "label")
                 if nout is not None and nout > 1:
@@ -263,10 +268,7 @@ def _check_labels(kind: str, y: list[Any], nout: int | None) -> None:
             raise ValueError(f"binary_cross_entropy needs labels in [0, 1], got {t!r} at row {i}")
         if kind == "cross_entropy":
             if isinstance(t, (list, tuple)):
-                if nout is not None and len(t) != nout:
-                    raise ValueError(f"one-hot label at row {i} has {len(t)} entries; the model has {nout} outputs")
-                for j, v in enumerate(t):
-                    _check_number_label(v, i, f"label entry {j}")
+                _check_label_vector(t, i, nout, "one-hot label", "entries")
                 if any(v < 0 for v in t) or abs(math.fsum(t) - 1.0) > 1e-6:
                     raise ValueError(
                         f"label at row {i} is not one-hot or a distribution (entries >= 0 summing to 1): "

@@ -229,9 +229,6 @@ def signed_colour(v: float, vmax: float, widths: tuple[float, float] = (1.0, 6.0
     return "#{:02x}{:02x}{:02x}".format(*rgb), widths[0] + (widths[1] - widths[0]) * t
 
 
-_flow_colour = signed_colour
-
-
 @dataclass
 class _Style:
     """How one picture draws its nodes and edges (graph / flow / stepper)."""
@@ -349,7 +346,7 @@ def _draw_op(g: Diagram, gi: GraphIndex, i: int, grads: Sequence[float], style: 
            **{"class": cls})
     attrs: dict[str, str] = {"id": f"o{i}", "class": "out"}
     if style.kind == "flow":
-        colour, width = _flow_colour(grads[i], gmax)
+        colour, width = signed_colour(grads[i], gmax)
         attrs.update(color=colour, penwidth=f"{width:.2f}", dir="back")
     g.edge(f"op{i}", f"n{i}", **attrs)
 
@@ -363,7 +360,7 @@ def _edge_attrs(info: EdgeInfo, style: _Style, gmax: float) -> dict[str, str]:
         if abs(info.flowed) <= style.threshold:
             return {"color": DEAD, "style": "dashed", "penwidth": "1", "dir": "back",
                     "label": fmt(info.flowed), "fontcolor": DEAD, "class": "flow dead"}
-        colour, width = _flow_colour(info.flowed, gmax)
+        colour, width = signed_colour(info.flowed, gmax)
         sign = "positive" if info.flowed > 0 else "negative"
         return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back",
                 "label": fmt(info.flowed), "fontcolor": colour, "class": f"flow {sign}"}
@@ -438,8 +435,8 @@ def _draw_group(g: Diagram, gi: GraphIndex, grp: str, gid: str, members: list[in
 
 
 def _draw_legend(g: Diagram, gmax: float, threshold: float) -> None:
-    pos, _ = _flow_colour(gmax, gmax)
-    neg, _ = _flow_colour(-gmax, gmax)
+    pos, _ = signed_colour(gmax, gmax)
+    neg, _ = signed_colour(-gmax, gmax)
     label = (
         '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
         '<tr><td colspan="2"><b>gradient flow (local x upstream)</b></td></tr>'

@@ -30,7 +30,6 @@ from .graph import (
     OP_FILL,
     ROOT_FILL,
     VALUE_FILL,
-    _flow_colour,
     _html,
     _rec,
     _tip,
@@ -38,6 +37,7 @@ from .graph import (
     fmt,
     new_diagram,
     op_tooltip,
+    signed_colour,
 )
 
 SMALL = 6  # tensors with at most this many elements show their numbers
@@ -170,7 +170,7 @@ def _draw(root: Tensor, *, kind: str, show_grad: bool, show_local: bool, thresho
             out = None
             if kind == "flow":
                 gi = grads[i]
-                out = _flow_colour(norm(gi), gmax) if gi is not None else (DEAD, 1.0)
+                out = signed_colour(norm(gi), gmax) if gi is not None else (DEAD, 1.0)
             _op_node(g, i, n, out)
     for i, n in enumerate(order):
         for k, p in enumerate(n.parents):
@@ -188,7 +188,7 @@ def _draw(root: Tensor, *, kind: str, show_grad: bool, show_local: bool, thresho
                                  fontcolor=DEAD, label=f"‖g‖ {fmt(size or 0.0)}",
                                  **{"class": "flow dead"})
                 else:
-                    colour, width = _flow_colour(size, gmax)
+                    colour, width = signed_colour(size, gmax)
                     attrs.update(color=colour, penwidth=f"{width:.2f}", dir="back",
                                  fontcolor=colour, label=f"‖g‖ {fmt(size)}", **{"class": "flow"})
             else:
@@ -209,7 +209,7 @@ def _draw(root: Tensor, *, kind: str, show_grad: bool, show_local: bool, thresho
 
 
 def _legend(g: Diagram, gmax: float, threshold: float) -> None:
-    strong, _ = _flow_colour(gmax, gmax)
+    strong, _ = signed_colour(gmax, gmax)
     label = (
         '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
         '<tr><td colspan="2"><b>gradient flow: ‖local x upstream‖ (Frobenius)</b></td></tr>'

@@ -130,7 +130,8 @@ def test_ctrl_c_keeps_best_weights_and_history() -> None:
     assert "interrupted" in repr(history)
 
 
-def test_ctrl_c_in_the_first_epoch_restores_initial_weights() -> None:
+@pytest.mark.parametrize("trace", [False, True], ids=["dynamic", "traced"])
+def test_ctrl_c_in_the_first_epoch_restores_initial_weights(trace: bool) -> None:
     X, y = nn.data.xor()
     model = nn.MLP(2, [3, 1], seed=0)
     start = model.state_dict()
@@ -140,7 +141,7 @@ def test_ctrl_c_in_the_first_epoch_restores_initial_weights() -> None:
             super().step()
             raise KeyboardInterrupt
 
-    history = nn.fit(model, X, y, optimizer=Interrupting(model, lr=0.5), epochs=5, progress=False)
+    history = nn.fit(model, X, y, optimizer=Interrupting(model, lr=0.5), epochs=5, progress=False, trace=trace)
     assert history.interrupted and history.epochs == 0 and history.best_epoch == -1
     assert model.state_dict() == start
 

@@ -232,39 +232,29 @@ def test_ctrl_c_restores_the_best_weights_in_trace_mode() -> None:
     assert_same(h0, h1, m0, m1)
 
 
-def test_ctrl_c_in_the_first_traced_step_restores_initial_weights() -> None:
-    X, y = nn.data.xor()
-    model = nn.MLP(2, [3, 1], seed=0)
-    start = model.state_dict()
-
-    class Interrupting(nn.SGD):
-        def step(self) -> None:
-            super().step()
-            raise KeyboardInterrupt
-
-    history = nn.fit(model, X, y, optimizer=Interrupting(model, lr=0.5), epochs=5, progress=False, trace=True)
-    assert history.interrupted and history.epochs == 0
-    assert model.state_dict() == start
-
-
-def test_traced_training_memory_stays_flat() -> None:
-    X, y = moons()
-    model = nn.MLP(2, [8, 8, 1], seed=0)
-    step = make_step(model, LOSSES["hinge"], nn.SGD(model, lr=0.01), l2=1e-4, trace=True)
-    for _ in range(30):  # warm-up: the trace, caches, free lists
+def memory_growth(step: Any, X: Any, y: Any, warmup: int, steps: int) -> int:
+    """Bytes still allocated after ``steps`` more training steps (after ``warmup`` and 50 settling steps)."""
+    for _ in range(warmup):
         step(X, y)
     tracemalloc.start()
     try:
         for _ in range(50):
             step(X, y)
         middle = tracemalloc.get_traced_memory()[0]
-        for _ in range(250):
+        for _ in range(steps):
             step(X, y)
-        end = tracemalloc.get_traced_memory()[0]
+        return tracemalloc.get_traced_memory()[0] - middle
     finally:
         tracemalloc.stop()
+
+
+def test_traced_training_memory_stays_flat() -> None:
+    X, y = moons()
+    model = nn.MLP(2, [8, 8, 1], seed=0)
+    step = make_step(model, LOSSES["hinge"], nn.SGD(model, lr=0.01), l2=1e-4, trace=True)
+    growth = memory_growth(step, X, y, warmup=30, steps=250)  # warm-up: the trace, caches, free lists
     # no graph kept alive: one leaked step graph is ~1 MB; the bound only allows interpreter noise
-    assert end - middle < 65_536, (middle, end)
+    assert growth < 65_536, growth
 
 
 @pytest.mark.parametrize("mode", ["dynamic", "traced whole batch"])
@@ -279,16 +269,5 @@ def test_memory_stays_flat_in_the_other_modes(mode: str) -> None:
         step = make_step(model, lambda o, t: nn.losses.mse(o, t) * 2.0, nn.SGD(model, lr=0.01), l2=1e-4,
                          trace=True, batched=False)
     # warm-up; the replay first fills CPython's tuple free lists (up to 2,000 per size: bounded, not a leak)
-    for _ in range(30 if mode == "dynamic" else 2_500):
-        step(X, y)
-    tracemalloc.start()
-    try:
-        for _ in range(50):
-            step(X, y)
-        middle = tracemalloc.get_traced_memory()[0]
-        for _ in range(2_000):
-            step(X, y)
-        end = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert end - middle < 65_536, (middle, end)  # < 33 B a step: noise; a leaked XOR graph is ~10 KB a step
+    growth = memory_growth(step, X, y, warmup=30 if mode == "dynamic" else 2_500, steps=2_000)
+    assert growth < 65_536, growth  # < 33 B a step: noise; a leaked XOR graph is ~10 KB a step
