@@ -17,8 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _common import collector, fmt_s, machine, quick_flag, table
-
-from engine import Value
+from tracegrad.engine import Value
 
 
 def chain(V: Callable[[float], Any], n: int) -> tuple[Any, Any]:

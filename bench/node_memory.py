@@ -17,8 +17,7 @@ from statistics import median
 from typing import Any
 
 from _common import machine, quick_flag, table
-
-from engine import Value
+from tracegrad.engine import Value
 
 FORMS: dict[str, Callable[[Any, Any], Any]] = {
     "v * w (op node, two Values)": lambda v, w: v * w,

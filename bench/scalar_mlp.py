@@ -15,9 +15,8 @@ import sys
 from typing import Any
 
 from _common import fmt_s, interleaved, machine, median_time, moons, quick_flag, table
-
-import engine
-from engine import Value, sum_values, trace
+from tracegrad import engine
+from tracegrad.engine import Value, sum_values, trace
 
 LR = 0.05
 ALPHA = 1e-4
@@ -57,7 +56,7 @@ def tracegrad_model(use_nn: bool = True) -> tuple[Any, list[Value], str]:
     try:
         if not use_nn:
             raise ImportError
-        from nn import MLP
+        from tracegrad.nn import MLP
 
         model = MLP(2, [16, 16, 1], seed=1337)
         return model, model.parameters(), "nn.MLP"

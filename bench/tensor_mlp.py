@@ -50,10 +50,9 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-
-import engine  # noqa: E402
-from nn.layers import Linear, ReLU, Sequential  # noqa: E402
-from nn.optim import SGD  # noqa: E402
+from tracegrad import engine  # noqa: E402
+from tracegrad.nn.layers import Linear, ReLU, Sequential  # noqa: E402
+from tracegrad.nn.optim import SGD  # noqa: E402
 
 Step = Callable[[np.ndarray, np.ndarray], float]
 

@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from engine import Tensor, cross_entropy, linear
-from engine.state import STATE
-from engine.tensor import to_array
-
+from ..engine import Tensor, cross_entropy, linear
+from ..engine.state import STATE
+from ..engine.tensor import to_array
 from .init import check_init
 from .module import Module, check_size
 
@@ -332,7 +331,7 @@ class Sequential(Module):
 
     def outputs(self, X: Any, batch_size: int = 1024) -> Iterator[np.ndarray]:
         """The output arrays for ``X`` in batches of ``batch_size`` rows, without a graph."""
-        from engine import no_grad
+        from ..engine import no_grad
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import Value, apply, sum_values
+from ..engine import Value, apply, sum_values
 
 
 def _value(x: Any, what: str) -> Value:

@@ -17,8 +17,7 @@ from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any
 
-from engine import Value, scope, sum_values
-
+from ..engine import Value, scope, sum_values
 from .init import check_init, draw_weights, make_draw
 from .module import Module, check_size
 

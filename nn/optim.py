@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import no_grad
-
+from ..engine import no_grad
 from .module import clear_grads
 
 LearningRate = float | Callable[[int], float]

@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from engine import Tensor, TracedStep, Value, no_grad
-from engine.tensor import to_array
-
+from ..engine import Tensor, TracedStep, Value, no_grad
+from ..engine.tensor import to_array
 from .data import as_dataset
 from .layers import TENSOR_LOSSES, Sequential, takes_ids
 from .losses import LOSSES

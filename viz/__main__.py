@@ -1,4 +1,4 @@
-"""``python -m viz demo [--out DIR]``: the same as the ``tracegrad`` command."""
+"""``python -m tracegrad.viz demo [--out DIR]``: the same as the ``tracegrad`` command."""
 
 from .cli import main
 

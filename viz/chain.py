@@ -20,8 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from engine import Value
-
+from ..engine import Value
 from .graph import GraphIndex, fmt, index_graph
 
 

@@ -14,14 +14,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import __version__
+
 if TYPE_CHECKING:
-    from engine import Value
+    from ..engine import Value
 
 OUTPUTS = ("graph.svg", "flow.svg", "network.svg", "boundary.png", "loss.png", "backprop.html")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tracegrad", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"tracegrad {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="train the moons MLP and write every diagram into --out")
     d.add_argument("--out", default="out", help="output folder (default: out)")
@@ -40,9 +43,8 @@ def demo(out: Path, *, epochs: int = 100, samples: int = 100, seed: int = 1337,
     matplotlib.use("Agg")  # the command line never opens windows
     import matplotlib.pyplot as plt
 
-    import nn
-    from engine import Value
-
+    from .. import nn
+    from ..engine import Value
     from .graph import draw_flow, draw_graph
     from .network import draw_network
     from .plots import plot_decision_boundary, plot_history
@@ -104,7 +106,7 @@ def lecture_network() -> Value:
     x = (0.5, 0.3), w1..w6 = 0.7, 0.3, 0.4, 0.6, 0.55, 0.45, y = 1:
     z1 = 0.47, z2 = 0.33, o1 ~ 0.645, C ~ 0.126.
     """
-    from engine import Value
+    from ..engine import Value
 
     x1, x2 = Value(0.5, "x1"), Value(0.3, "x2")
     w1, w2, w3, w4, w5, w6 = (Value(v, f"w{i + 1}")

@@ -18,8 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Tensor, Trace, Value, backward_schedule, topological_order
-
+from ..engine import Tensor, Trace, Value, backward_schedule, topological_order
 from .dot import Diagram
 
 Collapse = str | Callable[[str], str | None] | None

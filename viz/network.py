@@ -64,7 +64,7 @@ def _layers(model: Any) -> list[_Layer]:
 
 
 def _activation_name(module: Any) -> str | None:
-    from nn.layers import LeakyReLU, ReLU, Sigmoid, Tanh
+    from ..nn.layers import LeakyReLU, ReLU, Sigmoid, Tanh
 
     if isinstance(module, LeakyReLU):
         return f"leaky_relu({fmt(module.slope)})"
@@ -74,9 +74,9 @@ def _activation_name(module: Any) -> str | None:
 
 def _sequential_layers(model: Any) -> list[_Layer] | None:
     """An nn.Sequential of Linear (+ activation) layers as drawn layers; None if not one."""
-    if type(model).__module__.split(".")[0] != "nn":
+    if not type(model).__module__.startswith("tracegrad.nn."):
         return None  # not an nn model: nothing to import nn for
-    from nn.layers import Linear, Sequential
+    from ..nn.layers import Linear, Sequential
 
     if not isinstance(model, Sequential):
         return None

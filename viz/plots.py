@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import Tensor, Value, no_grad, topological_order
+from ..engine import Tensor, Value, no_grad, topological_order
 
 
 def _pyplot() -> Any:

@@ -21,8 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from engine import Tensor, Trace, Value, backward_schedule
-
+from ..engine import Tensor, Trace, Value, backward_schedule
 from .dot import Diagram
 from .graph import GraphIndex, check_layout, draw_nodes, fmt, index_graph
 
@@ -407,7 +406,7 @@ _PLACEHOLDER = re.compile(r"__(UID|TITLE|MAX|SVG|TABLE|DATA)__")
 def build_page(*, uid: str, svg: str, data: dict[str, Any], table: str, title: str,
                full_page: bool = True) -> str:
     """Fill the stepper template (viz/templates/stepper.html): inline SVG, JS, table, data."""
-    template = (resources.files("viz") / "templates" / "stepper.html").read_text("utf-8")
+    template = (resources.files(__package__) / "templates" / "stepper.html").read_text("utf-8")
     payload = json.dumps(data, ensure_ascii=True).replace("<", "\\u003c")
     values = {"UID": uid, "TITLE": html.escape(title), "MAX": str(max(len(data["steps"]) - 1, 0)),
               "SVG": svg, "TABLE": table, "DATA": payload}

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import Tensor, topological_order
-
+from ..engine import Tensor, topological_order
 from .dot import Diagram
 from .graph import (
     DEAD,

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from engine import Trace, Value
-from engine.ops import LEAF, Op
+from ..engine import Trace, Value
+from ..engine.ops import LEAF, Op
 
 
 class SlotNode:

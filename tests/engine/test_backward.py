@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from engine import Value, backward, backward_schedule, topological_order, zero_grad
+from tracegrad.engine import Value, backward, backward_schedule, topological_order, zero_grad
 
 X1, X2 = 0.5, 0.3
 W = (0.7, 0.3, 0.4, 0.6, 0.55, 0.45)

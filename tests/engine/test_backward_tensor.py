@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tracegrad import engine
+from tracegrad.engine import Tensor, Value
 
-import engine
-from engine import Tensor, Value
 from tests.support import require
 
 small = st.floats(-3, 3, allow_nan=False, allow_infinity=False)

@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
-from engine import (
+from tracegrad.engine import (
     OPS,
     GradcheckError,
     Value,

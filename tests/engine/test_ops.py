@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 import pytest
-
-import engine
-from engine import OPS, Value
-from engine.ops import LEAF, Op
+from tracegrad import engine
+from tracegrad.engine import OPS, Value
+from tracegrad.engine.ops import LEAF, Op
 
 
 def test_every_op_has_a_full_table_entry() -> None:
@@ -160,7 +159,7 @@ def test_reflected_operators() -> None:
 
 
 def test_sum_values_is_one_distributor_node() -> None:
-    from engine import sum_values
+    from tracegrad.engine import sum_values
 
     xs = [Value(float(i)) for i in range(5)]
     s = sum_values(xs)

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from tracegrad.engine import OPS, Value, apply, gradcheck, sum_values
 
-from engine import OPS, Value, apply, gradcheck, sum_values
 from tests.support import IN_CI, require
 
 Binary = Callable[[Any, Any, Any], Any]
@@ -138,7 +138,7 @@ def engine_gradients(program: list[tuple[str, int, int]], xs: list[float]) -> tu
     leaves = [Value(x, f"x{i}") for i, x in enumerate(xs)]
     out = run(program, leaves, EngineLib)
     out.backward()
-    from engine import topological_order
+    from tracegrad.engine import topological_order
 
     delicate = False
     for node in topological_order(out):
@@ -207,7 +207,7 @@ def test_optional_reference_fails_in_ci_and_is_none_elsewhere(monkeypatch: pytes
 def test_programs_reach_deep_chains_and_every_op() -> None:
     x, y = Value(0.3, "x"), Value(-0.2, "y")
     out = run([("chain", 0, 1)], [x, y], EngineLib)
-    from engine import topological_order
+    from tracegrad.engine import topological_order
 
     depth = {id(n): 0 for n in topological_order(out)}
     for n in topological_order(out):

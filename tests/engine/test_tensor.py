@@ -7,11 +7,10 @@ import weakref
 
 import numpy as np
 import pytest
-
-import engine
-from engine import Tensor, Value
-from engine.tensor import make_node
-from engine.tensor_ops import TENSOR_OPS
+from tracegrad import engine
+from tracegrad.engine import Tensor, Value
+from tracegrad.engine.tensor import make_node
+from tracegrad.engine.tensor_ops import TENSOR_OPS
 
 # ---------------------------------------------------------------- construction
 

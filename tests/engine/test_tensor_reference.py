@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
+from tracegrad import engine
+from tracegrad.engine import Tensor
 
-import engine
-from engine import Tensor
 from tests.support import IN_CI, require
 
 try:  # torch is the second reference: its tests skip without it (fail in CI); the autograd ones still run

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tracegrad import engine
+from tracegrad.engine import Trace, TracedStep, TraceMismatchError, Value, sum_values, trace
 
-import engine
-from engine import Trace, TracedStep, TraceMismatchError, Value, sum_values, trace
 from tests.support import require
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,8 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
-from engine import Value, current_scope, no_grad, scope
+from tracegrad.engine import Value, current_scope, no_grad, scope
 
 
 @pytest.mark.parametrize("data", [3, True, np.float32(1.5), np.int64(7), np.float64(2.5), Fraction(1, 4)])

@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from tracegrad import nn
+from tracegrad.nn.data import as_dataset, glyph, train_test_split
 
-import nn
-from nn.data import as_dataset, glyph, train_test_split
 from tests.support import require
 
 

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import engine
-import nn
-from engine import Tensor
-from nn.layers import (
+from tracegrad import engine, nn
+from tracegrad.engine import Tensor
+from tracegrad.nn.layers import (
     Embedding,
     Flatten,
     LeakyReLU,
@@ -22,9 +20,9 @@ from nn.layers import (
     Tanh,
     mse,
 )
-from nn.module import Module
-from nn.optim import SGD, Adam
-from nn.train import fit, make_step
+from tracegrad.nn.module import Module
+from tracegrad.nn.optim import SGD, Adam
+from tracegrad.nn.train import fit, make_step
 
 
 def _net(seed: int = 0) -> Sequential:

@@ -7,9 +7,9 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracegrad.engine import Value, gradcheck, sum_values, topological_order
+from tracegrad.nn import losses
 
-from engine import Value, gradcheck, sum_values, topological_order
-from nn import losses
 from tests.support import require
 
 finite = st.floats(-5, 5, allow_nan=False, allow_infinity=False)
@@ -260,7 +260,7 @@ def test_value_targets_in_squared_error_one_hot_and_margin() -> None:
 
 
 def test_one_trace_covers_every_target() -> None:
-    from engine import trace
+    from tracegrad.engine import trace
 
     w = Value(0.7, "w")
     for loss, example, other in ((losses.hinge, 1.0, -1.0), (losses.binary_cross_entropy, 1.0, 0.0),
@@ -328,7 +328,7 @@ def test_a_value_class_index_enters_the_arithmetic_with_the_same_numbers(logits:
 
 
 def test_one_trace_covers_every_class_index() -> None:
-    from engine import trace
+    from tracegrad.engine import trace
 
     w = [Value(0.3 * k - 0.5, f"w{k}") for k in range(4)]
 

@@ -9,9 +9,9 @@ import statistics
 
 import numpy as np
 import pytest
+from tracegrad import nn
+from tracegrad.engine import Value, numerical_grad, topological_order
 
-import nn
-from engine import Value, numerical_grad, topological_order
 from tests.support import require
 
 

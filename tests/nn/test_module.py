@@ -8,10 +8,9 @@ import os
 
 import numpy as np
 import pytest
-
-import nn
-from engine import Value
-from nn.module import Module, read_document
+from tracegrad import nn
+from tracegrad.engine import Value
+from tracegrad.nn.module import Module, read_document
 
 
 class FakeTensor:

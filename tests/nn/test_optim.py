@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracegrad import nn
+from tracegrad.engine import Value
+from tracegrad.nn.optim import SGD, Adam
 
-import nn
-from engine import Value
-from nn.optim import SGD, Adam
 from tests.support import require
 
 small = st.floats(-3, 3, allow_nan=False, allow_infinity=False)
@@ -150,7 +150,7 @@ def test_zero_grad_forgets_array_grads_and_zeroes_scalar_ones() -> None:
 
 
 def test_zero_grad_then_tensor_backward_equals_a_fresh_gradient() -> None:
-    from engine import Tensor
+    from tracegrad.engine import Tensor
 
     w = Tensor([1.0, -2.0, 3.0], requires_grad=True)
     opt = SGD([w], lr=0.1)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import warnings
 
 import pytest
-
-import nn
-from nn.perceptron import ConvergenceWarning
+from tracegrad import nn
+from tracegrad.nn.perceptron import ConvergenceWarning
 
 
 def lecture_perceptron() -> nn.Perceptron:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracegrad import engine
+from tracegrad.engine import Tensor, Value
+from tracegrad.nn.convert import from_torch, mlp_to_sequential, sequential_to_mlp, to_torch
+from tracegrad.nn.layers import Embedding, Flatten, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
+from tracegrad.nn.mlp import MLP
 
-import engine
-from engine import Tensor, Value
-from nn.convert import from_torch, mlp_to_sequential, sequential_to_mlp, to_torch
-from nn.layers import Embedding, Flatten, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
-from nn.mlp import MLP
 from tests.support import require
 
 ACTS = ["relu", "sigmoid", "tanh", "leaky_relu", "linear"]

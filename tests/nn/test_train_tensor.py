@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracegrad import engine, nn
+from tracegrad.engine import Tensor, Value
+from tracegrad.nn import layers as tl
+from tracegrad.nn import losses as sl
 
-import engine
-import nn
-from engine import Tensor, Value
-from nn import layers as tl
-from nn import losses as sl
 from tests.support import require
 
 

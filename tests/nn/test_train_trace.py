@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tracegrad import nn
+from tracegrad.engine import TracedStep
+from tracegrad.nn.losses import LOSSES
+from tracegrad.nn.train import make_step
 
-import nn
-import nn.train
-from engine import TracedStep
-from nn.losses import LOSSES
-from nn.train import make_step
 from tests.support import require
 
 TOL = 1e-12

@@ -8,11 +8,11 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracegrad.engine import Value
+from tracegrad.viz import chain_rule
 
-from engine import Value
 from tests.support import require
 from tests.viz.helpers import lecture_221
-from viz import chain_rule
 
 OPS = ("add", "mul", "sub", "tanh", "sigmoid")
 

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from tracegrad.viz.cli import OUTPUTS, main
 
 from tests.support import require
 from tests.viz.helpers import groups, parse_svg
-from viz.cli import OUTPUTS, main
 
 
 def test_demo_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,7 +46,7 @@ def test_bad_arguments_exit_with_a_message(tmp_path: Path,
 
 def test_python_dash_m_viz(tmp_path: Path) -> None:
     require("matplotlib")
-    proc = subprocess.run([sys.executable, "-m", "viz", "demo", "--out", str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "tracegrad.viz", "demo", "--out", str(tmp_path),
                            "--epochs", "1", "--samples", "20"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

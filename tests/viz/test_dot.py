@@ -10,9 +10,8 @@ from pathlib import Path
 
 import graphviz
 import pytest
-
-from viz import dot
-from viz.dot import Diagram, GraphvizNotFoundError, find_dot
+from tracegrad.viz import dot
+from tracegrad.viz.dot import Diagram, GraphvizNotFoundError, find_dot
 
 PINNED = Path(sysconfig.get_path("scripts")) / ("graphviz-pure.exe" if sys.platform == "win32"
                                                  else "graphviz-pure")

@@ -6,11 +6,11 @@ import re
 import time
 
 import pytest
+from tracegrad.engine import Value
+from tracegrad.viz import draw_flow, draw_graph
+from tracegrad.viz.graph import scope_group
 
-from engine import Value
 from tests.viz.helpers import by_id, groups, lecture_221, parse_svg, scoped_mlp, texts, tooltips
-from viz import draw_flow, draw_graph
-from viz.graph import scope_group
 
 
 def neuron() -> Value:
@@ -172,7 +172,7 @@ def test_labels_with_record_characters_are_escaped() -> None:
 
 
 def test_mlp_337_collapses_by_layer_quickly() -> None:
-    import nn
+    from tracegrad import nn
 
     model = nn.MLP(2, [16, 16, 1], seed=0)
     assert sum(1 for _ in model.parameters()) == 337

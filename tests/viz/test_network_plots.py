@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracegrad import nn
+from tracegrad.engine import Value
+from tracegrad.viz import draw_network
+from tracegrad.viz.plots import activation_curves, replay
 
-import nn
-from engine import Value
 from tests.support import require
 from tests.viz.helpers import groups, parse_svg, texts
-from viz import draw_network
-from viz.plots import activation_curves, replay
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_activation_derivatives_match_torch(x: float) -> None:
 
 
 def test_plots_return_figures(plt) -> None:  # noqa: ANN001
-    from viz import plot_activations, plot_decision_boundary, plot_history
+    from tracegrad.viz import plot_activations, plot_decision_boundary, plot_history
 
     fig = plot_activations()
     assert len(fig.axes) == 4 and "σ'(z) = σ(z)(1 - σ(z))" in fig.axes[0].get_title()
@@ -110,7 +110,7 @@ def test_plots_return_figures(plt) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("output_activation", [None, "sigmoid", "tanh"])
 def test_decision_zones_of_a_tensor_model_equal_its_scalar_mlp(output_activation: str | None) -> None:
-    from viz.plots import decision_zones
+    from tracegrad.viz.plots import decision_zones
 
     for nout in (1, 3):
         mlp = nn.MLP(2, [5, nout], activation="tanh", output_activation=output_activation, seed=4)
@@ -125,7 +125,7 @@ def test_decision_zones_of_a_tensor_model_equal_its_scalar_mlp(output_activation
 
 
 def test_plot_decision_boundary_draws_a_tensor_model(plt) -> None:  # noqa: ANN001
-    from viz import plot_decision_boundary
+    from tracegrad.viz import plot_decision_boundary
 
     seq = nn.Sequential(nn.Linear(2, 4, seed=0), nn.ReLU(), nn.Linear(4, 1, seed=1), nn.Sigmoid())
     X, y = nn.data.moons(30, noise=0.1, seed=0)
@@ -135,7 +135,7 @@ def test_plot_decision_boundary_draws_a_tensor_model(plt) -> None:  # noqa: ANN0
 
 
 def test_plot_activations_checks_its_range(plt) -> None:  # noqa: ANN001
-    from viz import plot_activations
+    from tracegrad.viz import plot_activations
 
     with pytest.raises(ValueError, match="points must be an int >= 2, got 1"):
         plot_activations(points=1)

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from tracegrad.engine import Value
+from tracegrad.viz import BackpropStepper
 
-from engine import Value
 from tests.support import require
 from tests.viz.helpers import by_id, groups, lecture_221, parse_svg, texts
-from viz import BackpropStepper
 
 
 def step_for(stepper: BackpropStepper, name: str) -> int:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tracegrad.viz import BackpropStepper
 
 from tests.support import require, require_program
 from tests.viz.helpers import lecture_221
-from viz import BackpropStepper
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tracegrad import nn
+from tracegrad.engine import Tensor, Value, cross_entropy
+from tracegrad.viz import BackpropStepper, draw_flow, draw_graph, draw_network
+from tracegrad.viz.graph import fmt
+from tracegrad.viz.tensor_graph import norm
 
-import nn
-from engine import Tensor, Value, cross_entropy
 from tests.support import require
 from tests.viz.helpers import by_id, groups, parse_svg, texts, tooltips
-from viz import BackpropStepper, draw_flow, draw_graph, draw_network
-from viz.graph import fmt
-from viz.tensor_graph import norm
 
 
 def small_net() -> tuple[nn.Sequential, Tensor, Tensor]:

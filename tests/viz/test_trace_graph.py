@@ -6,11 +6,11 @@ import random
 import re
 
 import pytest
+from tracegrad import nn
+from tracegrad.engine import Value, trace
+from tracegrad.viz import BackpropStepper, draw_flow, draw_graph
 
-import nn
-from engine import Value, trace
 from tests.viz.helpers import by_id, groups, parse_svg, texts, tooltips
-from viz import BackpropStepper, draw_flow, draw_graph
 
 
 def small_trace():  # noqa: ANN201
@@ -74,7 +74,7 @@ def test_grads_equal_the_trace_backward_and_the_dynamic_engine() -> None:
 
 
 def _fmt(x: float) -> str:
-    from viz.graph import fmt
+    from tracegrad.viz.graph import fmt
 
     return fmt(x)
 
