@@ -11,8 +11,9 @@ and the same two functions run on different kinds of number, one backend each:
 * :data:`ARRAY`: numpy arrays, element-wise (the tensor path, the batched replay);
 * :data:`SYMBOL`: names, giving the formula text the stepper shows
   (``local_grads(SYMBOL, "a", "b", out="c") == ("b", "a")`` for mul);
-* the Value backend (:data:`engine.value_math.VALUE`): Values, so that a local
-  gradient becomes nodes and a gradient can be differentiated again.
+* the node backends (:class:`NodeMath`: ``value.VALUE`` and ``tensor.TENSOR``):
+  Values or Tensors, so that a local gradient becomes nodes and a gradient can
+  be differentiated again.
 
 What a rule may use of ``m``:
 
@@ -36,6 +37,7 @@ non-integer exponent), ``ZeroDivisionError``, ``OverflowError``.
 from __future__ import annotations
 
 import math
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -562,3 +564,97 @@ class SymbolMath:
 
 
 SYMBOL = SymbolMath()
+
+
+# ---------------------------------------------------------------- nodes
+
+
+def _is_node(x: Any) -> bool:
+    return hasattr(type(x), "parents")
+
+
+def _data(x: Any) -> Any:
+    return x.data if _is_node(x) else x
+
+
+class NodeMath:
+    """The node backends' shared part: a node's own op makes the node; plain numbers go to ``plain``.
+
+    ``value.VALUE`` (scalar ``Value``s) and ``tensor.TENSOR`` (``Tensor``s) are its two
+    instances: an op's ``local_grads`` run on them gives local gradients that are nodes,
+    so a gradient can be differentiated again.  Router decisions are read from the data
+    and stay constants.
+    """
+
+    plain: Any = FLOAT  # the backend for plain numbers
+
+    def _apply(self, method: str, x: Any) -> Any:
+        return getattr(x, method)() if _is_node(x) else getattr(self.plain, method)(x)
+
+    def exp(self, x: Any) -> Any:
+        return self._apply("exp", x)
+
+    def log(self, x: Any) -> Any:
+        return self._apply("log", x)
+
+    def tanh(self, x: Any) -> Any:
+        return self._apply("tanh", x)
+
+    def sigmoid(self, x: Any) -> Any:
+        return self._apply("sigmoid", x)
+
+    def relu(self, x: Any) -> Any:
+        return self._apply("relu", x)
+
+    def abs(self, x: Any) -> Any:
+        return self._apply("abs", x)
+
+    def recip(self, x: Any) -> Any:
+        return 1.0 / x if _is_node(x) else self.plain.recip(x)
+
+    def pow(self, x: Any, k: Any) -> Any:
+        return x**k if _is_node(x) else self.plain.pow(x, k)
+
+    def rpow(self, x: Any, y: Any) -> Any:
+        return x**y
+
+    def mul_pow(self, c: Any, x: Any, k: Any) -> Any:
+        """c x^k, 0 where c = 0 (and then no node is made)."""
+        if not _is_node(c) and np.all(c == 0):
+            return 0.0
+        return c * x**k
+
+    def log_or_zero(self, x: Any) -> Any:
+        """ln x, 0 where x = 0 (the zeros masked as constants)."""
+        zero = _data(x) == 0
+        if not np.any(zero):
+            return self.log(x)
+        if np.ndim(zero) == 0:
+            return 0.0
+        mask = zero.astype(float)
+        return (x + mask).log() * (1.0 - mask)
+
+    def sum(self, *xs: Any) -> Any:
+        return reduce(lambda a, b: a + b, xs)
+
+    def maximum(self, *xs: Any) -> Any:
+        return self.plain.maximum(*(_data(x) for x in xs))
+
+    # routers: decisions read from the data, constants
+    def step(self, x: Any) -> Any:
+        return self.plain.step(_data(x))
+
+    def sign(self, x: Any) -> Any:
+        return self.plain.sign(_data(x))
+
+    def ge(self, a: Any, b: Any) -> Any:
+        return self.plain.ge(_data(a), _data(b))
+
+    def le(self, a: Any, b: Any) -> Any:
+        return self.plain.le(_data(a), _data(b))
+
+    def select(self, mask: Any, a: Any, b: Any) -> Any:
+        nodes = _is_node(a) or _is_node(b)
+        if not nodes:
+            return self.plain.select(mask, a, b)
+        return a * mask + b * (1.0 - mask)  # both branches as nodes, the mask a constant

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .backends import ARRAY, NodeMath
 from .backward import backprop, topological_order
 from .ops import Op
 from .state import STATE
@@ -414,9 +415,14 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _vjp_elementwise(node: Tensor, g: np.ndarray) -> tuple[Any, ...]:
-    """downstream = local x upstream, per parent, summed back over broadcast axes."""
+    """downstream = local x upstream, per parent, summed back over broadcast axes.
+
+    ``g`` a Tensor (a gradient made into a graph): the locals are recomputed as
+    nodes by the op's rule on the Tensor backend.
+    """
     grads = []
-    for parent, local in zip(node.parents, node.local_grads):
+    locals_ = node.op.locals_on(TENSOR, node.parents, node) if type(g) is Tensor else node.local_grads
+    for parent, local in zip(node.parents, locals_):
         if not parent.requires_grad:
             grads.append(None)
             continue
@@ -511,6 +517,15 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
         else:
             node.grad += g
 
+
+class TensorMath(NodeMath):
+    """The backend for ``Tensor``s: an op's locals become tensor nodes; router masks are constant arrays."""
+
+    name = "tensor"
+    plain = ARRAY
+
+
+TENSOR = TensorMath()
 
 for _op in list(ops.OPS.values()):
     if _op.method and _op.arity == 1:

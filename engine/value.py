@@ -16,6 +16,7 @@ from numbers import Real
 from typing import Any
 
 from . import ops
+from .backends import FLOAT, NodeMath
 from .backward import backprop, local_times_upstream, seed_of, topological_order
 from .ops import Op
 from .state import STATE
@@ -515,3 +516,19 @@ def _overflow(parent: Value, total: float, contribution: float, node: Value) -> 
         f"overflowed to {total!r} adding {contribution!r} from op '{node.op.name}' "
         f"(node {node.label or 'unnamed'}) (fan-out: the adder)"
     )
+
+
+class ValueMath(NodeMath):
+    """The backend for ``Value``s: an op's locals become scalar nodes (``engine.grad``)."""
+
+    name = "value"
+    plain = FLOAT
+
+    def sum(self, *xs: Any) -> Any:
+        return sum_values(xs)
+
+    def select(self, mask: Any, a: Any, b: Any) -> Any:
+        return a if mask else b
+
+
+VALUE = ValueMath()
