@@ -64,19 +64,30 @@ def _check_kinds(xs: list[Any], kind: type, output: str) -> None:
 
 
 def _times(local: Any, upstream: Any) -> Any:
-    """downstream = local x upstream as a node; a constant 0 sends nothing, a constant 1 the upstream itself."""
-    if isinstance(local, float | int):
+    """downstream = local x upstream as a node, with no gate for a constant factor of 0, 1 or -1.
+
+    A constant 0 sends nothing, 1 hands the upstream on (the distributor), -1 flips its sign;
+    a constant upstream of 1 (the seed) or -1 passes the local on, or its negative.
+    """
+    if isinstance(local, int | float):
         if local == 0.0:
             return None
         if local == 1.0:
             return upstream
+        if local == -1.0:
+            return -upstream
+    if isinstance(upstream, int | float):
+        if upstream == 1.0:
+            return local
+        if upstream == -1.0:
+            return -local
     return local * upstream
 
 
 # ---------------------------------------------------------------- scalars
 
 
-def _value_downstream(node: Value, upstream: Value) -> list[Any]:
+def _value_downstream(node: Value, upstream: Any) -> list[Any]:
     """The locals as nodes, from the op's rule on the Value backend, times the upstream node."""
     return [_times(local, upstream) for local in node.op.locals_on(VALUE, node.parents, node)]
 
@@ -84,7 +95,7 @@ def _value_downstream(node: Value, upstream: Value) -> list[Any]:
 def _value_grads(output: Value, xs: list[Any], create_graph: bool) -> list[Value]:
     _check_kinds(xs, Value, "Value")
     if create_graph:
-        grads = backprop(output, Value(1.0), _value_downstream)
+        grads = backprop(output, 1.0, _value_downstream)  # a plain seed: no gate multiplies by it
         return [_as_node(grads.get(id(x))) for x in xs]
     grads = backprop(output, 1.0, local_times_upstream)
     return [Value(grads.get(id(x), 0.0)) for x in xs]

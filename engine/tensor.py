@@ -204,17 +204,9 @@ class Tensor:
     def __pos__(self) -> Tensor:
         return self
 
-    def __matmul__(self, other: Any) -> Tensor:
-        return _F.matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return _F.matmul(other, self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return _F.getitem(self, index)
-
     # ------------------------------------------------------------ functions
-    # exp, log, tanh, sigmoid, relu, leaky_relu, abs: made from the op table below.
+    # exp, log, tanh, sigmoid, relu, leaky_relu, abs: made from the op table below;
+    # @, [], sum, mean, max, reshape, transpose, T, softmax, log_softmax: given by engine.tensor_ops.
 
     def maximum(self, other: Any) -> Tensor:
         """Element-wise larger of two, the router (ties: self)."""
@@ -223,39 +215,6 @@ class Tensor:
     def minimum(self, other: Any) -> Tensor:
         """Element-wise smaller of two, the router (ties: self)."""
         return elementwise(ops.MIN, self, other)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (all by default); the distributor: every element gets upstream."""
-        return _F.sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis``; every element gets upstream / n."""
-        return _F.mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Max over ``axis``; the router: upstream goes to the (first) largest element."""
-        return _F.max(self, axis, keepdims)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        """The same elements in a new shape; the gradient is reshaped back."""
-        return _F.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        """Axes permuted (reversed by default); the gradient is permuted back."""
-        return _F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-
-    @property
-    def T(self) -> Tensor:
-        """The transpose (axes reversed)."""
-        return _F.transpose(self, None)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        """exp(x_i - max) / Σ exp(x_j - max) along ``axis`` (stable)."""
-        return _F.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """x_i - max - log Σ exp(x_j - max) along ``axis`` (stable)."""
-        return _F.log_softmax(self, axis)
 
     # ------------------------------------------------------------ backward
     def backward(self, grad: Any = None) -> None:
@@ -530,5 +489,3 @@ TENSOR = TensorMath()
 for _op in list(ops.OPS.values()):
     if _op.method and _op.arity == 1:
         setattr(Tensor, _op.method, ops.method_for(_op, elementwise))
-
-from . import tensor_ops as _F  # noqa: E402  (the non-element-wise gates need Tensor)

@@ -31,13 +31,13 @@ MATMUL = _op("matmul", "@", "matrix swap multiplier",
 LINEAR = _op("linear", "Wx+b", "linear gate",
              "linear gate: W gets delta x^T, x gets W^T delta, b gets delta summed over the batch",
              "y = x W^T + b; dW = delta^T x, dx = delta W, db = Σ delta", 3)
-SUM_T = _op("sum", "Σ", "gradient distributor",
+SUM_T = _op("reduce_sum", "Σ", "gradient distributor",
             "sum gate: hands the upstream gradient unchanged to every element it summed",
             "d(Σ x_i)/dx_i = 1", 1)
 MEAN = _op("mean", "mean", "gradient distributor",
            "mean gate: hands upstream / n to every element it averaged",
            "d(Σ x_i / n)/dx_i = 1/n", 1)
-MAX_T = _op("max", "max", "gradient router",
+MAX_T = _op("reduce_max", "max", "gradient router",
             "max gate: routes the whole upstream gradient to the largest element (ties: the first)",
             "d max(x)/dx_i = 1 for the first largest x_i, else 0", 1)
 RESHAPE = _op("reshape", "reshape", "reshaper",
@@ -532,3 +532,71 @@ def _vjp_cross_entropy(node: Tensor, g: np.ndarray) -> tuple[Any]:
     d = p * k
     d[rows, t] -= k
     return (d,)
+
+
+# ---------------------------------------------------------------- Tensor methods
+# This module builds on engine.tensor, so it gives Tensor the methods of its gates.
+
+
+def _method_sum(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (all by default); the distributor: every element gets upstream."""
+    return sum(self, axis, keepdims)
+
+
+def _method_mean(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis``; every element gets upstream / n."""
+    return mean(self, axis, keepdims)
+
+
+def _method_max(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Max over ``axis``; the router: upstream goes to the (first) largest element."""
+    return max(self, axis, keepdims)
+
+
+def _method_reshape(self: Tensor, *shape: Any) -> Tensor:
+    """The same elements in a new shape; the gradient is reshaped back."""
+    return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+def _method_transpose(self: Tensor, *axes: Any) -> Tensor:
+    """Axes permuted (reversed by default); the gradient is permuted back."""
+    return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+
+def _method_T(self: Tensor) -> Tensor:
+    """The transpose (axes reversed)."""
+    return transpose(self, None)
+
+
+def _method_softmax(self: Tensor, axis: int = -1) -> Tensor:
+    """exp(x_i - max) / Σ exp(x_j - max) along ``axis`` (stable)."""
+    return softmax(self, axis)
+
+
+def _method_log_softmax(self: Tensor, axis: int = -1) -> Tensor:
+    """x_i - max - log Σ exp(x_j - max) along ``axis`` (stable)."""
+    return log_softmax(self, axis)
+
+
+def _method_matmul(self: Tensor, other: Any) -> Tensor:
+    """``self @ other``: the matrix swap multiplier."""
+    return matmul(self, other)
+
+
+def _method_rmatmul(self: Tensor, other: Any) -> Tensor:
+    """``other @ self``."""
+    return matmul(other, self)
+
+
+def _method_getitem(self: Tensor, index: Any) -> Tensor:
+    """``self[index]``: the index gate (repeated picks add up in backward)."""
+    return getitem(self, index)
+
+
+for _name, _fn in {
+    "sum": _method_sum, "mean": _method_mean, "max": _method_max, "reshape": _method_reshape,
+    "transpose": _method_transpose, "T": property(_method_T), "softmax": _method_softmax,
+    "log_softmax": _method_log_softmax, "__matmul__": _method_matmul, "__rmatmul__": _method_rmatmul,
+    "__getitem__": _method_getitem,
+}.items():
+    setattr(Tensor, _name, _fn)

@@ -1,0 +1,38 @@
+"""Draw the README's figures from the engine (run: python notebooks/figures/make_figures.py).
+
+tests/package/test_readme.py checks that each committed figure is what this code draws now.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tracegrad import viz
+from tracegrad.engine import Value, grad
+
+HERE = Path(__file__).resolve().parent
+
+
+def tanh_second_derivative() -> viz.Diagram:
+    """d²tanh(x)/dx² at x = 1 as a graph: tanh's gate, then the gates of its gradient's gradient."""
+    x = Value(1.0, "x")
+    y = x.tanh()
+    y.label = "y"
+    dy = grad(y, x, create_graph=True)
+    dy.label = "dy/dx"
+    d2y = grad(dy, x, create_graph=True)
+    d2y.label = "d2y/dx2"
+    return viz.draw_graph(d2y)
+
+
+FIGURES = {"tanh_second_derivative.svg": tanh_second_derivative}
+
+
+def main() -> None:
+    for name, make in FIGURES.items():
+        (HERE / name).write_text(make().svg(), encoding="utf-8")
+        print(f"wrote {HERE / name}")
+
+
+if __name__ == "__main__":
+    main()
