@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .dot import Diagram
-from .graph import FONT, GROUP_FILL, LEAF_FILL, fmt, signed_colour
+from .style import FONT, GROUP_FILL, LEAF_FILL, signed_colour
+from .text import fmt
 
 
 def _colour(v: float, vmax: float) -> tuple[str, float]:

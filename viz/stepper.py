@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Tensor, Trace, Value, backward_schedule
+from .core import check_layout
 from .dot import Diagram
-from .graph import GraphIndex, check_layout, draw_nodes, fmt, index_graph
+from .style import CURRENT_EDGE, CURRENT_FILL, DONE_FILL, GraphStyle
+from .text import fmt
+from .value_graph import Marks, draw_values
+from .walk import GraphIndex, index_graph
 
-CURRENT_FILL = "#ffe08a"
-DONE_FILL = "#d9f2d9"
-CURRENT_EDGE = "#d62728"
+# the stepper's boxes show the grads known so far (through Marks), its edges the local gradient
+STEP_STYLE = GraphStyle(show_grad=False, show_local=True)
 
 # ---------------------------------------------------------------- local rules as words
 
@@ -301,9 +304,10 @@ class BackpropStepper:
                 return {"color": CURRENT_EDGE, "penwidth": "2.5", "class": "grad current"}
             return {}
 
-        return draw_nodes(gi, grad_text=grad_text, node_class=node_class, node_fill=node_fill,
-                          grads=flow_final(self), edge_attrs=edge_attrs, rankdir=self.rankdir,
-                          max_nodes=self.max_nodes, name=f"step{i + 1}")
+        marks = Marks(grad_text=grad_text, node_class=node_class, node_fill=node_fill,
+                      edge_attrs=edge_attrs)
+        return draw_values(gi, STEP_STYLE, grads=flow_final(self), marks=marks,
+                           rankdir=self.rankdir, max_nodes=self.max_nodes, name=f"step{i + 1}")
 
     def table(self) -> BackwardTable:
         """The whole backward schedule: step, node, op, gate, upstream, input, local,
@@ -314,9 +318,9 @@ class BackpropStepper:
     def _page_svg(self) -> str:
         gi = self.graph
         final = flow_final(self)
-        g = draw_nodes(gi, grad_text=lambda j: fmt(final[j]), node_class=lambda j: "",
-                       node_fill=lambda j: None, grads=final, rankdir=self.rankdir,
-                       max_nodes=self.max_nodes, name="backprop")
+        marks = Marks(grad_text=lambda j: fmt(final[j]))
+        g = draw_values(gi, STEP_STYLE, grads=final, marks=marks, rankdir=self.rankdir,
+                        max_nodes=self.max_nodes, name="backprop")
         svg = g.pipe(format="svg", encoding="utf-8")
         start = svg.find("<svg")
         return svg[start:] if start >= 0 else svg
