@@ -1,4 +1,4 @@
-"""tracegrad's autodiff core: ``Value``, the op table, backward, checks.
+"""tracegrad's autodiff core: ``Value``, ``Tensor``, the op table, backward, ``grad``, checks, trace.
 
     downstream gradient = local gradient x upstream gradient
 
@@ -7,6 +7,8 @@
 
 from .backward import Edge, Step, backward, backward_schedule, topological_order, zero_grad
 from .check import GradcheckError, GradcheckResult, gradcheck, numerical_grad
+from .define import define_op
+from .grad import grad
 from .ops import OPS, Op, gate_rule
 from .state import current_scope, detect_anomaly, is_anomaly_enabled, is_grad_enabled, no_grad, scope
 from .tensor import Tensor, tensor_backward
@@ -41,6 +43,8 @@ __all__ = [
     "apply",
     "backward",
     "backward_schedule",
+    "define_op",
+    "grad",
     "concatenate",
     "cross_entropy",
     "current_scope",

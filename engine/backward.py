@@ -1,77 +1,47 @@
-"""The backward pass: one topological order, one tight loop.
+"""The backward pass: one topological order, one loop.
 
 For each node in reverse topological order and each of its edges::
 
-    parent.grad += local_grad * node.grad      # downstream = local x upstream
+    parent.grad += downstream          # downstream = local x upstream
 
 Fan-out adds up (the copy gate is a gradient adder).  No recursion, no
 per-node closures: a 1,000,000-node chain is fine.
+
+:func:`backprop` is THE loop.  It walks any node with ``parents`` (a scalar
+``Value``, a ``Tensor``, a traced program's node) and asks a ``downstream``
+function for each node's contributions, so the same loop serves the scalar
+engine, the tensor path, :func:`engine.grad` (floats, arrays, or Values when a
+gradient is to be differentiated again), the stepper's schedule and the
+anomaly checks.  This module knows no node type.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from numbers import Real
 from typing import Any, NamedTuple
 
-from .state import STATE
-from .value import _MANY, Value
+Downstream = Callable[[Any, Any], Iterable[Any]]
+"""``downstream(node, upstream)``: one contribution per parent (``None``: nothing flows)."""
+OnEdge = Callable[[Any, int, Any, Any, Any], None]
+"""``on_edge(node, k, parent, contribution, accumulated)``, called after each edge."""
 
 
 def topological_order(root: Any) -> list[Any]:
     """Every node ``root`` depends on, each after all of its parents (leaves first).
 
     Iterative depth-first search over ``.parents``; works for any node type
-    with a ``parents`` tuple (scalar ``Value`` or ``Tensor``).
+    with a ``parents`` tuple (scalar ``Value``, ``Tensor``, a program node).
     """
-    return _walk(root, leaves=True)
+    return walk(root, leaves=True)
 
 
-def _walk(root: Any, leaves: bool) -> list[Any]:
-    """Post-order DFS without recursion; ``leaves=False`` keeps only nodes with parents."""
-    if type(root) is Value:
-        return _walk_values(root, leaves, _MANY)
-    return _walk_any(root, leaves)
-
-
-def _walk_values(root: Any, leaves: bool, many: Any) -> list[Any]:
-    """:func:`_walk_any` reading a Value's two parent slots directly (no tuple per node)."""
-    order: list[Any] = []
-    seen: set[Any] = set()
-    stack: list[Any] = [root]
-    push, pop, extend, emit, mark = stack.append, stack.pop, stack.extend, order.append, seen.add
-    while stack:
-        node = pop()
-        if node is None:
-            emit(pop())
-            continue
-        if node in seen:
-            continue
-        mark(node)
-        a, b = node._a, node._b
-        if a is None:
-            if leaves:
-                emit(node)
-            continue
-        push(node)
-        push(None)
-        if b is None:
-            push(a)
-        elif b is many:
-            extend(a)
-        else:
-            push(a)
-            push(b)
-    return order
-
-
-def _walk_any(root: Any, leaves: bool) -> list[Any]:
+def walk(root: Any, leaves: bool) -> list[Any]:
     """Post-order DFS without recursion; ``leaves=False`` keeps only nodes with parents.
 
     The stack holds nodes; a ``None`` above a node means "all its parents are
-    done: emit it".  Nodes are their own set keys when they hash by identity
-    (``Value``: no per-node int from ``id()``), else their ``id()`` is.
+    done: emit it".  Nodes are their own set keys when they hash by identity,
+    else their ``id()`` is.
     """
     kind = type(root)
     by_identity = kind.__hash__ is object.__hash__ and kind.__eq__ is object.__eq__
@@ -98,47 +68,46 @@ def _walk_any(root: Any, leaves: bool) -> list[Any]:
     return order
 
 
-def backward(root: Any, grad: Any = None) -> None:
-    """Reverse-mode sweep from ``root``: fill ``.grad`` of everything it depends on.
+def backprop(
+    root: Any,
+    seed: Any,
+    downstream: Downstream,
+    *,
+    order: list[Any] | None = None,
+    on_edge: OnEdge | None = None,
+) -> dict[int, Any]:
+    """THE backward loop: d root / d node for every node ``root`` depends on.
 
-    Semantics (as in PyTorch): the gradients of interior (non-leaf) nodes are
-    recomputed from zero on every call; leaf gradients *accumulate* across
-    calls, so a second ``backward()`` gives each leaf exactly twice its
-    gradient.  Call :func:`zero_grad` on the leaves (or an optimizer's
-    ``zero_grad``) between steps.
-
-    ``grad`` is the seed, d(root)/d(root) by default.  A scalar root takes a
-    number (default 1.0).  An ``engine.Tensor`` root goes to the tensor
-    backward (:func:`engine.tensor_backward`): its seed is an array of the
-    root's shape, optional (ones) for a one-element root.
+    Walks ``order`` (default: :func:`topological_order`) in reverse; each
+    node's ``upstream`` is what has flowed into it; ``downstream(node,
+    upstream)`` gives one contribution per parent (``None``: nothing flows),
+    and each is added to that parent's total (fan-out: the adder).  Returns
+    ``{id(node): gradient}`` for every node something flowed into; changes
+    no ``.grad``.  ``on_edge`` watches each edge (the stepper, anomaly checks).
     """
-    if type(root) is not Value:
-        from .tensor import Tensor, tensor_backward  # tensor imports this module: import late
-
-        if type(root) is Tensor:
-            tensor_backward(root, grad)
-            return
-        if not hasattr(root, "parents"):
-            raise TypeError(f"backward needs a Value or a Tensor, got {type(root).__name__}")
-    grad = _seed(grad)
-    if STATE.anomaly:
-        _checked_backward(topological_order(root), root, float(grad))
-        return
-    interior = _walk(root, leaves=False)  # leaves only receive: no work of their own
-    for node in interior:
-        node.grad = 0.0
-    root.grad = grad if root.parents else root.grad + grad
-    # downstream = local x upstream, edge by edge; unary and binary gates unrolled
-    if type(root) is Value:
-        _sweep_values(interior)
-        return
-    for node in reversed(interior):
-        upstream = node.grad
-        for parent, local in zip(node.parents, node.local_grads):
-            parent.grad += local * upstream
+    grads: dict[int, Any] = {id(root): seed}
+    get = grads.get
+    for node in reversed(topological_order(root) if order is None else order):
+        upstream = get(id(node))
+        if upstream is None or not node.parents:
+            continue
+        for k, (parent, contribution) in enumerate(zip(node.parents, downstream(node, upstream))):
+            if contribution is None:
+                continue
+            previous = get(id(parent))
+            total = contribution if previous is None else previous + contribution
+            grads[id(parent)] = total
+            if on_edge is not None:
+                on_edge(node, k, parent, contribution, total)
+    return grads
 
 
-def _seed(grad: Any) -> float:
+def local_times_upstream(node: Any, upstream: Any) -> list[Any]:
+    """The scalar rule: each parent gets ``local x upstream`` (the node's stored locals)."""
+    return [local * upstream for local in node.local_grads]
+
+
+def seed_of(grad: Any) -> float:
     """The seed d(root)/d(root) of a scalar root as a float (1.0 by default)."""
     if grad is None:
         return 1.0
@@ -147,61 +116,33 @@ def _seed(grad: Any) -> float:
     return float(grad)
 
 
-def _sweep_values(interior: list[Any]) -> None:
-    """The backward loop over Values, reading the two parent slots directly."""
-    for node in reversed(interior):
-        upstream = node.grad
-        b = node._b
-        if b is None:
-            node._a.grad += node.local_grads[0] * upstream
-        elif b is _MANY:
-            for parent, local in zip(node._a, node.local_grads):
-                parent.grad += local * upstream
-        else:
-            local_a, local_b = node.local_grads
-            node._a.grad += local_a * upstream
-            b.grad += local_b * upstream
+def backward(root: Any, grad: Any = None) -> None:
+    """Reverse-mode sweep from ``root``: fill ``.grad`` of everything it depends on.
 
-
-def _checked_backward(order: list[Any], root: Any, grad: float) -> None:
-    """The same loop with every contribution and every sum checked, committed only if all are finite."""
-    if not math.isfinite(grad):
-        raise FloatingPointError(f"detect_anomaly: the seed gradient is {grad!r}")
-    grads = {id(n): (0.0 if n.parents else n.grad) for n in order}
-    grads[id(root)] = grad if root.parents else root.grad + grad
-    for node in reversed(order):
-        upstream = grads[id(node)]
-        for parent, local in zip(node.parents, node.local_grads):
-            contribution = local * upstream
-            if not math.isfinite(contribution):
-                raise FloatingPointError(
-                    f"detect_anomaly: backward through op '{node.op.name}' "
-                    f"(node {node.label or 'unnamed'}, data={node.data!r}) gave "
-                    f"{contribution!r} = local {local!r} x upstream {upstream!r} "
-                    f"for input {parent.label or 'unnamed'}={parent.data!r}"
-                )
-            total = grads[id(parent)] + contribution
-            if not math.isfinite(total):
-                raise FloatingPointError(
-                    f"detect_anomaly: the gradient of {parent.label or 'unnamed'}={parent.data!r} "
-                    f"overflowed to {total!r} adding {contribution!r} from op '{node.op.name}' "
-                    f"(node {node.label or 'unnamed'}) to {grads[id(parent)]!r} (fan-out: the adder)"
-                )
-            grads[id(parent)] = total
-    for node in order:
-        node.grad = grads[id(node)]
+    Semantics (as in PyTorch): the gradients of interior (non-leaf) nodes are
+    recomputed from zero on every call; leaf gradients *accumulate* across
+    calls, so a second ``backward()`` gives each leaf exactly twice its
+    gradient.  Call :func:`zero_grad` on the leaves (or an optimizer's
+    ``zero_grad``) between steps.  ``grad`` is the seed, d(root)/d(root)
+    (a scalar root: a number, default 1.0; a ``Tensor`` root: an array of
+    its shape, optional for one element).  Each node type runs its own
+    ``backward`` method, and each of those runs :func:`backprop`.
+    """
+    method = getattr(type(root), "backward", None)
+    if method is None or not hasattr(root, "parents"):
+        raise TypeError(f"backward needs a Value or a Tensor, got {type(root).__name__}")
+    method(root, grad)
 
 
 def zero_grad(values: Iterable[Any]) -> None:
     """Forget the gradients of ``values`` (e.g. a model's parameters).
 
-    A scalar ``Value``'s ``.grad`` becomes 0.0; an ``engine.Tensor``'s becomes
-    ``None`` (its next backward writes a fresh array, as if zeroed).
+    Each node forgets in its own way: a scalar ``Value``'s ``.grad`` becomes
+    0.0, an ``engine.Tensor``'s becomes ``None`` (its next backward writes a
+    fresh array, as if zeroed).
     """
-    from .tensor import Tensor  # tensor imports this module: import late
-
     for v in values:
-        v.grad = None if type(v) is Tensor else 0.0
+        v.zero_grad()
 
 
 class Edge(NamedTuple):
@@ -224,26 +165,21 @@ class Step(NamedTuple):
 
 
 def backward_schedule(root: Any, grad: float = 1.0) -> list[Step]:
-    """The backward pass as a list of steps, computed on a private copy.
+    """The backward pass as a list of steps: :func:`backprop` watched edge by edge.
 
-    Replays the same loop as :func:`backward` (same order, same arithmetic)
-    without touching any ``.grad``; every gradient starts from 0, so the
-    schedule shows one backward pass.  Steps are only made for nodes with
-    parents (leaves receive, they do not send).
+    Runs the same loop as ``backward`` (same order, same arithmetic) without
+    touching any ``.grad``, so the schedule shows one backward pass.  Steps
+    are only made for nodes with parents (leaves receive, they do not send).
     """
-    grad = _seed(grad)
-    order = topological_order(root)
-    grads = {id(n): 0.0 for n in order}
-    grads[id(root)] = grad
-    steps: list[Step] = []
-    for node in reversed(order):
-        if not node.parents:
-            continue
-        upstream = grads[id(node)]
-        edges = []
-        for i, (parent, local) in enumerate(zip(node.parents, node.local_grads)):
-            contribution = local * upstream
-            grads[id(parent)] += contribution
-            edges.append(Edge(parent, i, local, contribution, grads[id(parent)]))
-        steps.append(Step(len(steps), node, upstream, tuple(edges)))
-    return steps
+    seed = seed_of(grad)
+    opened: list[tuple[Any, Any, list[Edge]]] = []  # (node, upstream, edges) in the loop's order
+
+    def downstream(node: Any, upstream: Any) -> list[Any]:
+        opened.append((node, upstream, []))
+        return local_times_upstream(node, upstream)
+
+    def on_edge(node: Any, k: int, parent: Any, contribution: Any, total: Any) -> None:
+        opened[-1][2].append(Edge(parent, k, node.local_grads[k], contribution, total))
+
+    backprop(root, seed, downstream, on_edge=on_edge)
+    return [Step(i, node, upstream, tuple(edges)) for i, (node, upstream, edges) in enumerate(opened)]

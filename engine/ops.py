@@ -1,17 +1,28 @@
-"""THE op table: every op tracegrad knows, defined once.
+"""THE op table: every op tracegrad knows, each rule written once.
 
-Each entry says, in the lecture's words, what the op's gate does with the
-gradient, and gives two pure functions of the input numbers:
+An entry holds, in the lecture's words, what its gate does with the gradient
+(``gate``, ``explain``, ``formula``, ``symbol``) and its rule, written once
+against a math backend ``m`` (:mod:`engine.backends`)::
 
-* ``fn(*inputs) -> (out, local_grads)``: the forward value and the local
-  gradient d(out)/d(input) for each input, computed together, once
-  (scalar form, Python floats);
-* ``array_fn(*inputs) -> (out, local_grads)``: the same rule for numpy
-  arrays (element-wise), used by the tensor path and the batched tracer.
+    mul:      forward(m, a, b) = a * b          local_grads(m, a, b, out=out) = (b, a)
+    sigmoid:  forward(m, x)    = m.sigmoid(x)   local_grads(m, x, out=out)    = (out * (1 - out),)
+    relu:     forward(m, x)    = m.relu(x)      local_grads(m, x, out=out)    = (m.step(x),)  # a router
 
-The backward pass only ever applies ``downstream = local x upstream``; every
-consumer (``Value``, the backward loop, the tracer, the diagrams, the tests)
-reads the rules from here, so adding an op is one entry.
+Everything else is derived from the entry:
+
+* ``op.fn(*floats) -> (out, locals)``: the scalar rule (floats backend);
+* ``op.array_fn(*arrays) -> (out, locals)``: the element-wise rule (numpy backend),
+  for the tensor path and the batched replay;
+* ``op.local_text(parents, out)`` / ``op.forward_text(parents)``: the formula
+  text the stepper shows (symbol backend);
+* ``op.local_grads(VALUE, ...)``: local gradients as nodes, for gradients of
+  gradients (:func:`engine.grad` with ``create_graph=True``);
+* the ``Value`` / ``Tensor`` methods (``method``), the tracer's generated code,
+  the reference tests' op lists (``reference``: the torch / autograd name).
+
+The built-in ops keep a hand-unrolled scalar rule (``fn``) for the hot path;
+``tests/engine/test_ops.py`` checks it against the entry's rule for every op.
+:func:`define_op` (in :mod:`engine.define`) adds an op the same way.
 
 An :class:`Op` *is* its name (a ``str``), so ``node.op == "mul"`` works, and it
 also carries its entry: ``node.op.gate == "swap multiplier"``.  Ops with a
@@ -22,27 +33,45 @@ argument value (:meth:`Op.bind`) and cached, so a node costs no extra memory.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
+from .backends import ARRAY, FLOAT, SYMBOL, Sym, sym
 
 Rule = Callable[..., tuple[Any, tuple[Any, ...]]]
+Forward = Callable[..., Any]
+LocalGrads = Callable[..., Sequence[Any]]
 
 
 class Op(str):
-    """One entry of the op table; compares equal to its name."""
+    """One entry of the op table; compares equal to its name.
+
+    ``forward(m, *xs)`` and ``local_grads(m, *xs, out=out)`` are the rule;
+    ``arity`` is the number of inputs (-1: any number, at least one);
+    ``const`` names a constant argument (``pow``'s k) taken after the inputs
+    until the op is bound; ``router`` marks gates whose locals are decisions;
+    ``infix`` draws ``a × b`` rather than ``mul(a, b)``; ``method`` is the
+    ``Value`` / ``Tensor`` method that makes it; ``reference`` names it in
+    torch / HIPS autograd (``None``: no counterpart).
+    """
 
     symbol: str
     gate: str
     explain: str
     formula: str
     arity: int
-    fn: Rule
+    forward: Forward | None
+    local_grads: LocalGrads | None
+    fn: Rule | None
     array_fn: Rule | None
     arg: float | None
-    _make_fn: Callable[[float], Rule] | None
-    _make_array_fn: Callable[[float], Rule] | None
+    const: str | None
+    router: bool
+    infix: bool
+    method: str | None
+    default: float | None
+    reference: str | None
+    _fast: Callable[[float], Rule] | Rule | None
     _bound: dict[float, Op]
 
     def __new__(
@@ -54,19 +83,27 @@ class Op(str):
         explain: str,
         formula: str,
         arity: int,
-        fn: Rule | None = None,
-        array_fn: Rule | None = None,
-        make_fn: Callable[[float], Rule] | None = None,
-        make_array_fn: Callable[[float], Rule] | None = None,
+        forward: Forward | None = None,
+        local_grads: LocalGrads | None = None,
+        fast: Any = None,
+        const: str | None = None,
+        router: bool = False,
+        infix: bool = False,
+        method: str | None = None,
+        default: float | None = None,
+        reference: str | None = None,
     ) -> Op:
         op = super().__new__(cls, name)
         op.symbol, op.gate, op.explain, op.formula = symbol, gate, explain, formula
         op.arity = arity
-        op.fn = fn  # type: ignore[assignment]
-        op.array_fn = array_fn
-        op.arg = None
-        op._make_fn, op._make_array_fn = make_fn, make_array_fn
+        op.forward, op.local_grads = forward, local_grads
+        op.arg, op.const, op.router, op.infix = None, const, router, infix
+        op.method, op.default, op.reference = method, default, reference
+        op._fast = fast
         op._bound = {}
+        ready = forward is not None and const is None
+        op.fn = (fast or _scalar_rule(op)) if ready else None
+        op.array_fn = _array_rule(op) if ready else None
         return op
 
     @property
@@ -76,12 +113,14 @@ class Op(str):
 
     def bind(self, arg: float) -> Op:
         """This op with its constant argument fixed (cached per value)."""
-        if self._make_fn is None:
+        if self.const is None or self.arg is not None:
             raise TypeError(f"op '{self.name}' takes no constant argument")
         if not math.isfinite(arg):
             raise ValueError(f"op '{self.name}' needs a finite constant argument, got {arg!r}")
         bound = self._bound.get(arg)
         if bound is None:
+            forward, local_grads = self.forward, self.local_grads
+            assert forward is not None and local_grads is not None
             bound = Op(
                 self.name,
                 symbol=self.symbol.format(arg=_fmt(arg)),
@@ -89,12 +128,48 @@ class Op(str):
                 explain=self.explain,
                 formula=self.formula.replace("{arg}", _fmt(arg)),
                 arity=self.arity,
-                fn=self._make_fn(arg),
-                array_fn=self._make_array_fn(arg) if self._make_array_fn else None,
+                forward=lambda m, *xs: forward(m, *xs, arg),
+                local_grads=lambda m, *xs, out: local_grads(m, *xs, arg, out=out),
+                fast=self._fast(arg) if self._fast else None,
+                router=self.router,
+                infix=self.infix,
+                method=self.method,
+                default=self.default,
+                reference=self.reference,
             )
             bound.arg = arg
             self._bound[arg] = bound
         return bound
+
+    def locals_on(self, m: Any, inputs: Sequence[Any], out: Any) -> tuple[Any, ...]:
+        """The local gradients d out / d input_i on backend ``m``, checked for their count."""
+        assert self.local_grads is not None
+        local = tuple(self.local_grads(m, *inputs, out=out))
+        if len(local) != len(inputs):
+            raise ValueError(
+                f"op '{self.name}': local_grads returned {len(local)} local gradient(s) for "
+                f"{len(inputs)} input(s); it must return one per input"
+            )
+        return local
+
+    def local_text(self, parents: Sequence[str], out: str) -> tuple[str, ...]:
+        """Each edge's local gradient d out / d parent as formula text, from the rule itself.
+
+        ``OPS["mul"].local_text(["a", "b"], "c") == ("b", "a")``;
+        ``OPS["sigmoid"].local_text(["z"], "o") == ("o·(1 - o)",)``.
+        """
+        if self.local_grads is None:
+            return ()
+        syms = [Sym(p) for p in parents]
+        return tuple(str(sym(s)) for s in self.locals_on(SYMBOL, syms, Sym(out)))
+
+    def forward_text(self, parents: Sequence[str]) -> str:
+        """How the node is made, as text: ``'a × b'``, ``'x^2'``, ``'σ(z3)'``, ``'Σ(a, b, c)'``."""
+        if self.infix and len(parents) == 2:
+            return f"{parents[0]} {self.symbol} {parents[1]}"
+        if self.infix and len(parents) == 1:
+            return f"{parents[0]}{self.symbol}"
+        return f"{self.symbol}({', '.join(parents)})"
 
     def __repr__(self) -> str:
         return f"Op({self.name!r}, gate={self.gate!r})"
@@ -102,6 +177,51 @@ class Op(str):
     def __reduce__(self) -> tuple[Any, ...]:
         # pickles (and copies) as a reference to the table entry
         return (_lookup, (self.name, self.arg))
+
+
+def method_for(op: Op, make: Callable[[Op, Any], Any]) -> Callable[..., Any]:
+    """The ``Value`` / ``Tensor`` method that applies a unary ``op`` (``make(op, self)`` makes the node).
+
+    Ops with a constant argument take it as the method's one argument
+    (``x.leaky_relu(0.1)``, default ``op.default``).
+    """
+    if op.const is None:
+
+        def method(self: Any) -> Any:
+            return make(op, self)
+
+    else:
+
+        def method(self: Any, arg: Any = op.default) -> Any:
+            if isinstance(arg, bool) or not isinstance(arg, (int, float)) and not hasattr(arg, "__float__"):
+                raise TypeError(f"{op.method} {op.const} must be a number, got {type(arg).__name__}")
+            return make(op.bind(float(arg)), self)
+
+    method.__name__ = method.__qualname__ = op.method or op.name
+    method.__doc__ = f"{op.explain}.\n\n    {op.formula}"
+    return method
+
+
+def _scalar_rule(op: Op) -> Rule:
+    """``fn(*floats) -> (out, locals)`` derived from the entry's rule on the floats backend."""
+    forward = op.forward
+
+    def rule(*xs: float) -> tuple[float, tuple[float, ...]]:
+        out = float(forward(FLOAT, *xs))  # type: ignore[misc]
+        return out, tuple(float(g) for g in op.locals_on(FLOAT, xs, out))
+
+    return rule
+
+
+def _array_rule(op: Op) -> Rule:
+    """``array_fn(*arrays) -> (out, locals)`` derived from the entry's rule on the numpy backend."""
+    forward = op.forward
+
+    def rule(*xs: Any) -> tuple[Any, tuple[Any, ...]]:
+        out = forward(ARRAY, *xs)  # type: ignore[misc]
+        return out, op.locals_on(ARRAY, xs, out)
+
+    return rule
 
 
 def _fmt(x: float) -> str:
@@ -113,7 +233,11 @@ def _lookup(name: str, arg: float | None) -> Op:
     return op if arg is None else op.bind(arg)
 
 
-# ---------------------------------------------------------------- the rules
+# ---------------------------------------------------------------- scalar hot path
+# Hand-unrolled scalar rules for the built-in ops: one call gives the value and
+# the locals.  Each is checked against its entry's rule for every op
+# (tests/engine/test_ops.py).  They raise a plain ValueError / ZeroDivisionError /
+# OverflowError on a domain error; the engine adds the node's labels.
 # Scalar rules take and return Python floats; they raise a plain
 # ValueError / ZeroDivisionError / OverflowError on a domain error, and the
 # engine adds the node's labels to the message.
@@ -258,182 +382,18 @@ def _max_shift(*xs: float) -> tuple[float, tuple[float, ...]]:
     return (math.nan if any(x != x for x in xs) else m), zeros
 
 
-# ---------------------------------------------------------------- array forms
-# The same rules, element-wise on numpy arrays (tensor path, batched replay).
-# Locals may be Python floats where they are constant (broadcast by the user).
-
-
-def _a_add(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
-    return a + b, ONE_ONE
-
-
-def _a_sub(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
-    return a - b, ONE_MINUS_ONE
-
-
-def _a_mul(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
-    return a * b, (b, a)
-
-
-def _a_div(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
-    if np.any(b == 0):
-        raise ZeroDivisionError("division by zero: the divisor has a zero element")
-    inv = 1.0 / b
-    return a * inv, (inv, -a * inv * inv)
-
-
-def _a_neg(x: Any) -> tuple[Any, tuple[Any]]:
-    return -x, (-1.0,)
-
-
-def _a_sum(*xs: Any) -> tuple[Any, tuple[float, ...]]:
-    """Element-wise x1 + ... + xn, rounded as the scalar rule rounds.
-
-    Up to 64 inputs: the same left-to-right sum as ``_sum`` (bit for bit);
-    more: ``math.fsum`` per element (exactly the scalar rule) when there are few
-    elements, else a compensated (Neumaier) sum, as close to it as numpy gets.  Every local is 1 (a distributor).
-    """
-    n = len(xs)
-    ones = _same_locals(n, 1.0, "sum")
-    total = xs[0] + 0.0
-    if n <= 64:
-        for x in xs[1:]:
-            total = total + x
-        return total, ones
-    stacked = np.stack(np.broadcast_arrays(*xs)).astype(np.result_type(*xs, 1.0))
-    if stacked[0].size <= 256:  # few elements: math.fsum per element, the scalar rule exactly
-        columns = stacked.reshape(n, -1).T
-        exact = np.array([math.fsum(c) for c in columns.tolist()], dtype=stacked.dtype)
-        return exact.reshape(stacked.shape[1:]), ones
-    carry = np.zeros_like(total)
-    for x in xs[1:]:
-        t = total + x
-        carry += np.where(np.abs(total) >= np.abs(x), (total - t) + x, (x - t) + total)
-        total = t
-    return total + carry, ones
-
-
-def _a_make_pow(k: float) -> Rule:
-    integral = float(k).is_integer()
-
-    def _pow(x: Any) -> tuple[Any, tuple[Any]]:
-        if not integral and np.any(x < 0):
-            raise ValueError(f"negative base with a non-integer exponent: ({_first(x, x < 0)!r}) ** {k!r}")
-        if k < 1.0 and k != 0.0 and np.any(x == 0):
-            raise ZeroDivisionError(f"0.0 ** {k!r}: the local gradient {k!r} * 0 ** {k - 1!r} is infinite")
-        with np.errstate(over="ignore"):
-            out = x**k
-            local = k * x ** (k - 1.0) if k != 0.0 else np.zeros_like(x)
-        _check_overflow(np.isfinite(x), out, local, f"x ** {k!r}")
-        return out, (local,)
-
-    return _pow
-
-
-def _a_pow_value(x: Any, y: Any) -> tuple[Any, tuple[Any, Any]]:
-    """The scalar rule's cases element-wise: x < 0 refused, 0 ** y with 0 < y < 1 or y < 0 infinite."""
-    if np.any(x < 0):
-        raise ValueError(
-            f"negative base with a Value exponent: ({_first(x, x < 0)!r}) ** y has no real gradient "
-            "with respect to the exponent (it needs log(base))"
-        )
-    zero = x == 0
-    if np.any(zero & (y < 1.0) & (y != 0.0)):
-        raise ZeroDivisionError("0.0 ** y with y < 1, y != 0: the local gradient with respect to the base is infinite")
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        out = x**y
-        d_base = y * x ** (y - 1.0)
-        d_exp = out * np.log(np.where(zero, 1.0, x))  # 0 at x = 0, as the scalar rule
-        if np.any(zero):
-            d_base = np.where(zero, np.where(y == 0.0, 0.0, y * 0.0 ** (y - 1.0)), d_base)
-    _check_overflow(np.isfinite(x) & np.isfinite(y), out, d_base, "x ** y")
-    return out, (d_base, d_exp)
-
-
-def _first(x: Any, mask: Any) -> float:
-    """The first element of ``x`` where ``mask`` holds (for error messages)."""
-    return float(np.broadcast_to(x, np.shape(mask))[mask].flat[0])
-
-
-def _check_overflow(finite: Any, out: Any, local: Any, what: str) -> None:
-    """OverflowError, as the scalar rules raise, where finite inputs give an infinite output or local."""
-    bad = np.broadcast_to(finite, np.shape(out)) & (np.isinf(out) | np.isinf(local))
-    if np.any(bad):
-        raise OverflowError(f"{what} overflows a float (first at element {int(np.argmax(bad.ravel()))})")
-
-
-def _a_exp(x: Any) -> tuple[Any, tuple[Any]]:
-    with np.errstate(over="ignore"):
-        out = np.exp(x)
-    if np.isposinf(out).any() and not np.isposinf(x).any():
-        limit = np.log(np.finfo(np.result_type(x, 1.0)).max)
-        raise OverflowError(f"exp overflows a float for inputs above {limit:.2f}")
-    return out, (out,)
-
-
-def _a_log(x: Any) -> tuple[Any, tuple[Any]]:
-    if np.any(x <= 0):
-        raise ValueError(f"log of a non-positive number: log({_first(x, x <= 0)!r})")
-    return np.log(x), (1.0 / x,)
-
-
-def _a_tanh(x: Any) -> tuple[Any, tuple[Any]]:
-    t = np.tanh(x)
-    return t, (1.0 - t * t,)
-
-
-def _a_sigmoid(x: Any) -> tuple[Any, tuple[Any]]:
-    e = np.exp(-np.abs(x))  # stable: never exponentiates a positive number
-    s = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return s, (s * (1.0 - s),)
-
-
-def _float_type(x: Any) -> Any:
-    """The float dtype results of ``x`` take (float32 stays float32)."""
-    return x.dtype if isinstance(x, np.ndarray) and x.dtype.kind == "f" else np.result_type(x, 1.0)
-
-
-def _a_relu(x: Any) -> tuple[Any, tuple[Any]]:
-    return np.maximum(x, 0.0), ((x > 0).astype(_float_type(x)),)
-
-
-def _a_make_leaky_relu(slope: float) -> Rule:
-    def _leaky_relu(x: Any) -> tuple[Any, tuple[Any]]:
-        mask = x > 0
-        local = np.where(mask, 1.0, slope).astype(_float_type(x), copy=False)
-        return x * local, (local,)
-
-    return _leaky_relu
-
-
-def _a_abs(x: Any) -> tuple[Any, tuple[Any]]:
-    return np.abs(x), (np.sign(x),)
-
-
-def _a_max(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
-    first = a >= b  # ties go to the first input
-    out = np.where(first, a, b)
-    dt = _float_type(out)
-    return out, (first.astype(dt), (~first).astype(dt))
-
-
-def _a_min(a: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
-    first = a <= b
-    out = np.where(first, a, b)
-    dt = _float_type(out)
-    return out, (first.astype(dt), (~first).astype(dt))
-
-
-def _a_max_shift(*xs: Any) -> tuple[Any, tuple[float, ...]]:
-    """Element-wise max of the inputs (NaN propagates); every local is 0 (passes no gradient)."""
-    zeros = _same_locals(len(xs), 0.0, "max_shift")
-    out = xs[0] + 0.0
-    for x in xs[1:]:
-        out = np.maximum(out, x)
-    return out, zeros
-
-
 # ---------------------------------------------------------------- the table
+# Each entry: its words, its rule (forward, local_grads) once, and the
+# scalar hot-path specialisation above (checked against the rule for every op).
+
+
+def _ones(m: Any, *xs: Any, out: Any) -> tuple[float, ...]:
+    return _same_locals(len(xs), 1.0, "sum")
+
+
+def _zeros(m: Any, *xs: Any, out: Any) -> tuple[float, ...]:
+    return _same_locals(len(xs), 0.0, "max_shift")
+
 
 LEAF = Op(
     "",
@@ -445,60 +405,84 @@ LEAF = Op(
 )
 
 _ENTRIES = [
-    Op("add", symbol="+", gate="gradient distributor", arity=2, fn=_add, array_fn=_a_add,
+    Op("add", symbol="+", gate="gradient distributor", arity=2, infix=True, reference="add",
+       forward=lambda m, a, b: a + b, local_grads=lambda m, a, b, out: ONE_ONE, fast=_add,
        explain="add gate: hands the upstream gradient unchanged to every input",
        formula="d(a+b)/da = 1, d(a+b)/db = 1"),
-    Op("sub", symbol="-", gate="gradient distributor", arity=2, fn=_sub, array_fn=_a_sub,
+    Op("sub", symbol="-", gate="gradient distributor", arity=2, infix=True, reference="subtract",
+       forward=lambda m, a, b: a - b, local_grads=lambda m, a, b, out: ONE_MINUS_ONE, fast=_sub,
        explain="subtract gate: hands the upstream gradient to a, and its negative to b",
        formula="d(a-b)/da = 1, d(a-b)/db = -1"),
-    Op("sum", symbol="Σ", gate="gradient distributor", arity=-1, fn=_sum, array_fn=_a_sum,
+    Op("sum", symbol="Σ", gate="gradient distributor", arity=-1, reference="sum",
+       forward=lambda m, *xs: m.sum(*xs), local_grads=_ones, fast=_sum,
        explain="sum gate: hands the upstream gradient unchanged to every input",
        formula="d(x1+...+xn)/dxi = 1"),
-    Op("mul", symbol="×", gate="swap multiplier", arity=2, fn=_mul, array_fn=_a_mul,
+    Op("mul", symbol="×", gate="swap multiplier", arity=2, infix=True, reference="multiply",
+       forward=lambda m, a, b: a * b, local_grads=lambda m, a, b, out: (b, a), fast=_mul,
        explain="multiply gate: each input gets the upstream gradient times the OTHER input",
        formula="d(a*b)/da = b, d(a*b)/db = a"),
-    Op("div", symbol="÷", gate="scaled swap multiplier", arity=2, fn=_div, array_fn=_a_div,
+    Op("div", symbol="÷", gate="scaled swap multiplier", arity=2, infix=True, reference="divide",
+       forward=lambda m, a, b: a * m.recip(b),
+       local_grads=lambda m, a, b, out: (m.recip(b), -a * m.recip(b) * m.recip(b)), fast=_div,
        explain="divide gate: a gets upstream / b, b gets -upstream * a / b^2",
        formula="d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"),
-    Op("neg", symbol="−", gate="sign flipper", arity=1, fn=_neg, array_fn=_a_neg,
+    Op("neg", symbol="−", gate="sign flipper", arity=1, reference="negative",
+       forward=lambda m, x: -x, local_grads=lambda m, x, out: (-1.0,), fast=_neg,
        explain="negate gate: passes the upstream gradient with its sign flipped",
        formula="d(-x)/dx = -1"),
-    Op("pow", symbol="^{arg}", gate="power gate", arity=1,
-       make_fn=_make_pow, make_array_fn=_a_make_pow,
+    Op("pow", symbol="^{arg}", gate="power gate", arity=1, const="k", infix=True, reference="power",
+       forward=lambda m, x, k: m.pow(x, k),
+       local_grads=lambda m, x, k, out: (m.mul_pow(k, x, k - 1.0),), fast=_make_pow,
        explain="power gate: scales the upstream gradient by k x^(k-1)",
        formula="d(x^{arg})/dx = {arg} x^({arg}-1)"),
-    Op("pow_value", symbol="^", gate="power gate", arity=2, fn=_pow_value, array_fn=_a_pow_value,
+    Op("pow_value", symbol="^", gate="power gate", arity=2, infix=True, reference="power",
+       forward=lambda m, x, y: m.rpow(x, y),
+       local_grads=lambda m, x, y, out: (m.mul_pow(y, x, y - 1.0), out * m.log_or_zero(x)),
+       fast=_pow_value,
        explain="power gate with a variable exponent: base gets y x^(y-1), exponent gets x^y ln x",
        formula="d(x^y)/dx = y x^(y-1), d(x^y)/dy = x^y ln x"),
-    Op("exp", symbol="exp", gate="exp gate", arity=1, fn=_exp, array_fn=_a_exp,
+    Op("exp", symbol="exp", gate="exp gate", arity=1, method="exp", reference="exp",
+       forward=lambda m, x: m.exp(x), local_grads=lambda m, x, out: (out,), fast=_exp,
        explain="exp gate: the local gradient is the gate's own output",
        formula="d(e^x)/dx = e^x"),
-    Op("log", symbol="log", gate="log gate", arity=1, fn=_log, array_fn=_a_log,
+    Op("log", symbol="log", gate="log gate", arity=1, method="log", reference="log",
+       forward=lambda m, x: m.log(x), local_grads=lambda m, x, out: (m.recip(x),), fast=_log,
        explain="log gate: divides the upstream gradient by the input",
        formula="d(ln x)/dx = 1/x"),
-    Op("tanh", symbol="tanh", gate="tanh gate", arity=1, fn=_tanh, array_fn=_a_tanh,
+    Op("tanh", symbol="tanh", gate="tanh gate", arity=1, method="tanh", reference="tanh",
+       forward=lambda m, x: m.tanh(x), local_grads=lambda m, x, out: (1.0 - out * out,), fast=_tanh,
        explain="tanh gate: scales the upstream gradient by 1 - tanh^2, near 0 when saturated",
        formula="d tanh(x)/dx = 1 - tanh(x)^2"),
-    Op("sigmoid", symbol="σ", gate="sigmoid gate", arity=1, fn=_sigmoid, array_fn=_a_sigmoid,
+    Op("sigmoid", symbol="σ", gate="sigmoid gate", arity=1, method="sigmoid", reference="sigmoid",
+       forward=lambda m, x: m.sigmoid(x), local_grads=lambda m, x, out: (out * (1.0 - out),), fast=_sigmoid,
        explain="sigmoid gate: scales the upstream gradient by σ(1-σ), at most 1/4",
        formula="dσ(x)/dx = σ(x)(1 - σ(x))"),
-    Op("relu", symbol="ReLU", gate="gradient switch", arity=1, fn=_relu, array_fn=_a_relu,
+    Op("relu", symbol="ReLU", gate="gradient switch", arity=1, router=True, method="relu", reference="relu",
+       forward=lambda m, x: m.relu(x), local_grads=lambda m, x, out: (m.step(x),), fast=_relu,
        explain="ReLU gate: a router against 0; passes the gradient where x > 0, blocks it elsewhere",
        formula="d relu(x)/dx = 1 if x > 0 else 0"),
-    Op("leaky_relu", symbol="LReLU({arg})", gate="leaky gradient switch", arity=1,
-       make_fn=_make_leaky_relu, make_array_fn=_a_make_leaky_relu,
+    Op("leaky_relu", symbol="LReLU({arg})", gate="leaky gradient switch", arity=1, const="slope",
+       router=True, method="leaky_relu", default=0.01, reference="leaky_relu",
+       forward=lambda m, x, slope: x * m.select(m.step(x), 1.0, slope),
+       local_grads=lambda m, x, slope, out: (m.select(m.step(x), 1.0, slope),), fast=_make_leaky_relu,
        explain="leaky ReLU gate: passes the gradient where x > 0, a trickle (slope) elsewhere",
        formula="d lrelu(x)/dx = 1 if x > 0 else {arg}"),
-    Op("abs", symbol="|x|", gate="sign router", arity=1, fn=_abs, array_fn=_a_abs,
+    Op("abs", symbol="|x|", gate="sign router", arity=1, router=True, method="abs", reference="abs",
+       forward=lambda m, x: m.abs(x), local_grads=lambda m, x, out: (m.sign(x),), fast=_abs,
        explain="abs gate: passes the gradient times the sign of the input",
        formula="d|x|/dx = sign(x)"),
-    Op("max", symbol="max", gate="gradient router", arity=2, fn=_max, array_fn=_a_max,
+    Op("max", symbol="max", gate="gradient router", arity=2, router=True, reference="maximum",
+       forward=lambda m, a, b: m.select(m.ge(a, b), a, b),
+       local_grads=lambda m, a, b, out: (m.ge(a, b), 1.0 - m.ge(a, b)), fast=_max,
        explain="max gate: routes the whole upstream gradient to the larger input (ties: the first)",
        formula="d max(a,b)/da = 1 if a >= b else 0"),
-    Op("min", symbol="min", gate="gradient router", arity=2, fn=_min, array_fn=_a_min,
+    Op("min", symbol="min", gate="gradient router", arity=2, router=True, reference="minimum",
+       forward=lambda m, a, b: m.select(m.le(a, b), a, b),
+       local_grads=lambda m, a, b, out: (m.le(a, b), 1.0 - m.le(a, b)), fast=_min,
        explain="min gate: routes the whole upstream gradient to the smaller input (ties: the first)",
        formula="d min(a,b)/da = 1 if a <= b else 0"),
-    Op("max_shift", symbol="shift", gate="stabiliser", arity=-1, fn=_max_shift, array_fn=_a_max_shift,
+    Op("max_shift", symbol="shift", gate="stabiliser", arity=-1, router=True,
+       forward=lambda m, *xs: m.maximum(*xs), local_grads=_zeros, fast=_max_shift,
        explain="stabiliser: max of the inputs, passes no gradient (the shift cancels in log-softmax)",
        formula="m = max(x1..xn), dm/dxi = 0"),
 ]
@@ -510,6 +494,14 @@ ADD, SUB, SUM, MUL, DIV, NEG = (OPS[k] for k in ("add", "sub", "sum", "mul", "di
 POW, POW_VALUE, EXP, LOG = (OPS[k] for k in ("pow", "pow_value", "exp", "log"))
 TANH, SIGMOID, RELU, LEAKY_RELU = (OPS[k] for k in ("tanh", "sigmoid", "relu", "leaky_relu"))
 ABS, MAX, MIN = (OPS[k] for k in ("abs", "max", "min"))
+
+
+def register(op: Op) -> Op:
+    """Add ``op`` to the table (``ValueError`` if its name is taken)."""
+    if op.name in OPS:
+        raise ValueError(f"op name {op.name!r} is taken by {OPS[op.name]!r}")
+    OPS[op.name] = op
+    return op
 
 
 def gate_rule(op: str) -> str:

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .backward import topological_order
+from .backends import ARRAY, NodeMath
+from .backward import backprop, topological_order
 from .ops import Op
 from .state import STATE
 
@@ -213,35 +214,7 @@ class Tensor:
         return _F.getitem(self, index)
 
     # ------------------------------------------------------------ functions
-    def exp(self) -> Tensor:
-        """e^x element-wise; local gradient e^x."""
-        return elementwise(ops.EXP, self)
-
-    def log(self) -> Tensor:
-        """ln x element-wise (x > 0, else ``ValueError``); local gradient 1/x."""
-        return elementwise(ops.LOG, self)
-
-    def tanh(self) -> Tensor:
-        """tanh x; local gradient 1 - tanh(x)^2."""
-        return elementwise(ops.TANH, self)
-
-    def sigmoid(self) -> Tensor:
-        """σ(x) = 1 / (1 + e^-x), stable; local gradient σ(1 - σ)."""
-        return elementwise(ops.SIGMOID, self)
-
-    def relu(self) -> Tensor:
-        """max(0, x); local gradient 1 where x > 0, else 0."""
-        return elementwise(ops.RELU, self)
-
-    def leaky_relu(self, slope: float = 0.01) -> Tensor:
-        """x if x > 0 else slope * x; local gradient 1 or slope."""
-        if not isinstance(slope, Real) or isinstance(slope, bool):
-            raise TypeError(f"leaky_relu slope must be a number, got {type(slope).__name__}")
-        return elementwise(ops.LEAKY_RELU.bind(float(slope)), self)
-
-    def abs(self) -> Tensor:
-        """|x|; local gradient sign(x) (0 at 0)."""
-        return elementwise(ops.ABS, self)
+    # exp, log, tanh, sigmoid, relu, leaky_relu, abs: made from the op table below.
 
     def maximum(self, other: Any) -> Tensor:
         """Element-wise larger of two, the router (ties: self)."""
@@ -442,9 +415,14 @@ def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _vjp_elementwise(node: Tensor, g: np.ndarray) -> tuple[Any, ...]:
-    """downstream = local x upstream, per parent, summed back over broadcast axes."""
+    """downstream = local x upstream, per parent, summed back over broadcast axes.
+
+    ``g`` a Tensor (a gradient made into a graph): the locals are recomputed as
+    nodes by the op's rule on the Tensor backend.
+    """
     grads = []
-    for parent, local in zip(node.parents, node.local_grads):
+    locals_ = node.op.locals_on(TENSOR, node.parents, node) if type(g) is Tensor else node.local_grads
+    for parent, local in zip(node.parents, locals_):
         if not parent.requires_grad:
             grads.append(None)
             continue
@@ -457,6 +435,26 @@ def _vjp_elementwise(node: Tensor, g: np.ndarray) -> tuple[Any, ...]:
 
 
 # ---------------------------------------------------------------- backward
+
+
+def _vjp(node: Tensor, upstream: np.ndarray) -> tuple[Any, ...]:
+    """A Tensor node's downstream contributions: its gate's vector-Jacobian rule."""
+    return node.vjp(node, upstream)  # type: ignore[misc]
+
+
+def _check_edge(node: Tensor, k: int, parent: Tensor, contribution: Any, total: Any) -> None:
+    """detect_anomaly on one edge of the tensor backward: the contribution and the sum stay finite."""
+    if not np.isfinite(contribution).all():
+        raise FloatingPointError(
+            f"detect_anomaly: backward through op '{node.op.name}' (node "
+            f"{node.label or 'unnamed'} {node.shape}) gave NaN or inf for input "
+            f"{_describe(parent)}"
+        )
+    if total is not contribution and not np.isfinite(total).all():
+        raise FloatingPointError(
+            f"detect_anomaly: the gradient of {_describe(parent)} overflowed to NaN or inf "
+            f"adding the contribution of op '{node.op.name}' (fan-out: the adder)"
+        )
 
 
 def tensor_backward(root: Tensor, grad: Any = None) -> None:
@@ -496,36 +494,9 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
     if anomaly and not np.isfinite(seed).all():
         raise FloatingPointError("detect_anomaly: the seed gradient holds NaN or inf")
     order = topological_order(root)
-    grads: dict[Tensor, np.ndarray] = {root: seed}  # Tensors hash by identity
-    interior: list[tuple[Tensor, np.ndarray]] = []
-    leaves: list[tuple[Tensor, np.ndarray]] = []
-    pop, get = grads.pop, grads.get
-    for node in reversed(order):
-        upstream = pop(node, None)
-        if upstream is None:
-            continue
-        if not node.parents:
-            if node.requires_grad:
-                leaves.append((node, upstream))
-            continue
-        interior.append((node, upstream))
-        for parent, c in zip(node.parents, node.vjp(node, upstream)):  # type: ignore[misc]
-            if c is None:
-                continue
-            if anomaly and not np.isfinite(c).all():
-                raise FloatingPointError(
-                    f"detect_anomaly: backward through op '{node.op.name}' (node "
-                    f"{node.label or 'unnamed'} {node.shape}) gave NaN or inf for input "
-                    f"{_describe(parent)}"
-                )
-            previous = get(parent)
-            total = c if previous is None else previous + c  # fan-out: the adder
-            if anomaly and previous is not None and not np.isfinite(total).all():
-                raise FloatingPointError(
-                    f"detect_anomaly: the gradient of {_describe(parent)} overflowed to NaN or inf "
-                    f"adding the contribution of op '{node.op.name}' (fan-out: the adder)"
-                )
-            grads[parent] = total
+    grads = backprop(root, seed, _vjp, order=order, on_edge=_check_edge if anomaly else None)
+    interior = [(n, grads[id(n)]) for n in order if n.parents and id(n) in grads]
+    leaves = [(n, grads[id(n)]) for n in order if not n.parents and n.requires_grad and id(n) in grads]
     if anomaly:
         for node, g in leaves:
             if node.grad is not None and not np.isfinite(node.grad + g).all():
@@ -546,5 +517,18 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
         else:
             node.grad += g
 
+
+class TensorMath(NodeMath):
+    """The backend for ``Tensor``s: an op's locals become tensor nodes; router masks are constant arrays."""
+
+    name = "tensor"
+    plain = ARRAY
+
+
+TENSOR = TensorMath()
+
+for _op in list(ops.OPS.values()):
+    if _op.method and _op.arity == 1:
+        setattr(Tensor, _op.method, ops.method_for(_op, elementwise))
 
 from . import tensor_ops as _F  # noqa: E402  (the non-element-wise gates need Tensor)

@@ -65,11 +65,28 @@ CROSS_ENTROPY = _op("cross_entropy", "CE", "softmax cross-entropy gate",
                     "cross-entropy gate (fused with softmax): the logits get (softmax - one-hot) / n",
                     "L = mean(-log softmax(z)[y]); dL/dz = (softmax(z) - onehot(y)) / n", 1)
 
+SCATTER = _op("scatter", "scatter", "gradient gatherer",
+              "scatter gate (the index gate's backward as a node): the upstream goes back to the picked elements",
+              "dy/dg = pick the indexed elements", 1)
+
 TENSOR_OPS: dict[str, Op] = {
     op.name: op
     for op in (MATMUL, LINEAR, SUM_T, MEAN, MAX_T, RESHAPE, TRANSPOSE, GETITEM, CONCAT, STACK,
-               SOFTMAX, LOG_SOFTMAX, CROSS_ENTROPY)
+               SOFTMAX, LOG_SOFTMAX, CROSS_ENTROPY, SCATTER)
 }
+
+
+def _val(t: Tensor, g: Any) -> Any:
+    """What a rule reads of node ``t``: its array, or, when the upstream ``g`` is a Tensor
+    (a gradient being made into a graph, ``engine.grad(..., create_graph=True)``), the node itself."""
+    return t if type(g) is Tensor else t.data
+
+
+def _swap_last(x: Any) -> Any:
+    """x with its last two axes swapped (arrays and Tensors alike)."""
+    perm = list(range(x.ndim))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return x.transpose(*perm)
 
 
 def _pair(a: Any, b: Any, name: str) -> tuple[Tensor, Tensor]:
@@ -115,18 +132,18 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def _vjp_matmul(node: Tensor, g: np.ndarray) -> tuple[Any, Any]:
     a, b = node.parents
-    A, B = a.data, b.data
+    A, B = _val(a, g), _val(b, g)
     if A.ndim == 2 and B.ndim == 2:
         return (g @ B.T if a.requires_grad else None, A.T @ g if b.requires_grad else None)
-    A2 = A if A.ndim > 1 else A[None, :]
-    B2 = B if B.ndim > 1 else B[:, None]
+    A2 = A if A.ndim > 1 else A.reshape(1, -1)
+    B2 = B if B.ndim > 1 else B.reshape(-1, 1)
     batch = np.broadcast_shapes(A2.shape[:-2], B2.shape[:-2])
     G = g.reshape(batch + (A2.shape[-2], B2.shape[-1]))
     da = db = None
     if a.requires_grad:
-        da = unbroadcast(G @ np.swapaxes(B2, -1, -2), A2.shape).reshape(A.shape)
+        da = unbroadcast(G @ _swap_last(B2), A2.shape).reshape(A.shape)
     if b.requires_grad:
-        db = unbroadcast(np.swapaxes(A2, -1, -2) @ G, B2.shape).reshape(B.shape)
+        db = unbroadcast(_swap_last(A2) @ G, B2.shape).reshape(B.shape)
     return da, db
 
 
@@ -167,7 +184,7 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def _vjp_linear(node: Tensor, g: np.ndarray) -> tuple[Any, ...]:
     x, w = node.parents[0], node.parents[1]
-    X, W = x.data, w.data
+    X, W = _val(x, g), _val(w, g)
     g2 = g if g.ndim == 2 else g.reshape(-1, W.shape[0])
     dx = (g @ W) if x.requires_grad else None
     dw = None
@@ -221,7 +238,9 @@ def _vjp_sum(node: Tensor, g: np.ndarray) -> tuple[Any]:
     if scale != 1.0:
         g = g * scale
     if not keepdims:
-        g = np.expand_dims(g, axes)
+        g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.data.shape)))
+    if type(g) is Tensor:  # the distributor as a node: broadcast by adding constant zeros
+        return (g + np.zeros(x.data.shape, dtype=x.data.dtype),)
     return (np.broadcast_to(g, x.data.shape),)
 
 
@@ -238,7 +257,9 @@ def _vjp_max(node: Tensor, g: np.ndarray) -> tuple[Any]:
     axes, keepdims = node.ctx
     X = node.parents[0].data
     if not keepdims:
-        g = np.expand_dims(g, axes)
+        g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(X.shape)))
+    if type(g) is Tensor:  # the router as a node: upstream times a constant one-hot mask
+        return (g * _max_mask(X, axes),)
     k = len(axes)
     ends = tuple(range(X.ndim - k, X.ndim))
     moved = np.moveaxis(X, axes, ends)
@@ -248,6 +269,17 @@ def _vjp_max(node: Tensor, g: np.ndarray) -> tuple[Any]:
     out = np.zeros(flat.shape, dtype=np.result_type(X, g))
     np.put_along_axis(out, idx, gm, axis=-1)
     return (np.moveaxis(out.reshape(moved.shape), ends, axes),)
+
+
+def _max_mask(X: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """1 at the first largest element over ``axes``, 0 elsewhere (the router's decision)."""
+    k = len(axes)
+    ends = tuple(range(X.ndim - k, X.ndim))
+    moved = np.moveaxis(X, axes, ends)
+    flat = moved.reshape(moved.shape[: X.ndim - k] + (-1,))
+    mask = np.zeros(flat.shape, dtype=X.dtype)
+    np.put_along_axis(mask, flat.argmax(axis=-1)[..., None], 1.0, axis=-1)
+    return np.moveaxis(mask.reshape(moved.shape), ends, axes)
 
 
 # ---------------------------------------------------------------- shape ops
@@ -287,7 +319,7 @@ def transpose(x: Tensor, axes: Any = None) -> Tensor:
 
 def _vjp_transpose(node: Tensor, g: np.ndarray) -> tuple[Any]:
     axes = node.ctx
-    return (g.transpose(None if axes is None else np.argsort(axes)),)
+    return (g.transpose() if axes is None else g.transpose(*(int(a) for a in np.argsort(axes))),)
 
 
 def _plain_index(index: Any) -> Any:
@@ -325,12 +357,33 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 def _vjp_getitem(node: Tensor, g: np.ndarray) -> tuple[Any]:
     index, basic = node.ctx
     x = node.parents[0]
+    if type(g) is Tensor:
+        return (_scatter(g, index, basic, x.data.shape),)
     out = np.zeros(x.data.shape, dtype=np.result_type(x.data, g))
     if basic:
         out[index] = g
     else:
         np.add.at(out, index, g)  # repeated indices: the adder
     return (out,)
+
+
+def _scatter(g: Tensor, index: Any, basic: bool, shape: tuple[int, ...]) -> Tensor:
+    """The index gate's backward as a node: ``g`` placed at ``index`` in zeros (repeats add).
+
+    Its own backward picks ``index`` again (a getitem), so a gradient that went
+    through indexing can be differentiated again.
+    """
+    out = np.zeros(shape, dtype=g.data.dtype)
+    if basic:
+        out[index] = g.data
+    else:
+        np.add.at(out, index, g.data)
+    return make_node(out, SCATTER, (g,), _vjp_scatter, (index, basic))
+
+
+def _vjp_scatter(node: Tensor, g: Any) -> tuple[Any]:
+    index, basic = node.ctx
+    return (getitem(g, index) if type(g) is Tensor else g[index],)
 
 
 def _tensors(items: Sequence[Any], name: str) -> tuple[Tensor, ...]:
@@ -357,7 +410,12 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 def _vjp_concat(node: Tensor, g: np.ndarray) -> tuple[Any, ...]:
     ax, cuts = node.ctx
-    parts = np.split(g, cuts, axis=ax)
+    if type(g) is Tensor:
+        bounds = [0, *cuts, g.shape[ax]]
+        lead = (slice(None),) * ax
+        parts = [g[(*lead, slice(lo, hi))] for lo, hi in zip(bounds, bounds[1:])]
+    else:
+        parts = np.split(g, cuts, axis=ax)
     return tuple(part if p.requires_grad else None for p, part in zip(node.parents, parts))
 
 
@@ -374,7 +432,8 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 def _vjp_stack(node: Tensor, g: np.ndarray) -> tuple[Any, ...]:
     ax = node.ctx
-    return tuple(np.take(g, i, axis=ax) if p.requires_grad else None for i, p in enumerate(node.parents))
+    lead = (slice(None),) * ax
+    return tuple(g[(*lead, i)] if p.requires_grad else None for i, p in enumerate(node.parents))
 
 
 # ---------------------------------------------------------------- softmax family
@@ -397,7 +456,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def _vjp_softmax(node: Tensor, g: np.ndarray) -> tuple[Any]:
-    s = node.data
+    s = _val(node, g)
     return (s * (g - (g * s).sum(axis=node.ctx, keepdims=True)),)
 
 
@@ -410,7 +469,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def _vjp_log_softmax(node: Tensor, g: np.ndarray) -> tuple[Any]:
-    return (g - np.exp(node.data) * g.sum(axis=node.ctx, keepdims=True),)
+    softmax_ = node.exp() if type(g) is Tensor else np.exp(node.data)
+    return (g - softmax_ * g.sum(axis=node.ctx, keepdims=True),)
 
 
 def _targets(targets: Any, n: int, classes: int) -> np.ndarray:
@@ -463,6 +523,11 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
 
 def _vjp_cross_entropy(node: Tensor, g: np.ndarray) -> tuple[Any]:
     p, rows, t, scale = node.ctx
+    if type(g) is Tensor:  # (softmax(z) - onehot) x upstream / n, as nodes
+        logits = node.parents[0]
+        onehot = np.zeros(p.shape, dtype=p.dtype)
+        onehot[rows, t] = 1.0
+        return ((softmax(logits, axis=-1) - onehot) * (g * scale),)
     k = float(g) * scale
     d = p * k
     d[rows, t] -= k

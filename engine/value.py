@@ -16,6 +16,8 @@ from numbers import Real
 from typing import Any
 
 from . import ops
+from .backends import FLOAT, NodeMath
+from .backward import backprop, local_times_upstream, seed_of, topological_order
 from .ops import Op
 from .state import STATE
 
@@ -162,35 +164,7 @@ class Value:
         return self
 
     # ------------------------------------------------------------ functions
-    def exp(self) -> Value:
-        """e^x; local gradient e^x."""
-        return _unary(ops.EXP, self)
-
-    def log(self) -> Value:
-        """ln x for x > 0 (``ValueError`` otherwise); local gradient 1/x."""
-        return _unary(ops.LOG, self)
-
-    def tanh(self) -> Value:
-        """tanh x; local gradient 1 - tanh(x)^2."""
-        return _unary(ops.TANH, self)
-
-    def sigmoid(self) -> Value:
-        """σ(x) = 1 / (1 + e^-x), stable for large |x|; local gradient σ(1 - σ)."""
-        return _unary(ops.SIGMOID, self)
-
-    def relu(self) -> Value:
-        """max(0, x); local gradient 1 if x > 0 else 0 (0 at exactly 0)."""
-        return _unary(ops.RELU, self)
-
-    def leaky_relu(self, slope: float = 0.01) -> Value:
-        """x if x > 0 else slope * x; local gradient 1 or slope."""
-        if not isinstance(slope, Real) or isinstance(slope, bool):
-            raise TypeError(f"leaky_relu slope must be a number, got {type(slope).__name__}")
-        return _unary(ops.LEAKY_RELU.bind(float(slope)), self)
-
-    def abs(self) -> Value:
-        """|x|; local gradient sign(x) (0 at 0)."""
-        return _unary(ops.ABS, self)
+    # exp, log, tanh, sigmoid, relu, leaky_relu, abs: made from the op table below.
 
     def max(self, other: Any) -> Value:
         """The larger of two; the router: all upstream goes to the winner (ties: self)."""
@@ -203,11 +177,17 @@ class Value:
         return _binary(ops.MIN, self, other)
 
     # ------------------------------------------------------------ backward
-    def backward(self, grad: float = 1.0) -> None:
-        """Fill ``.grad`` of every node this one depends on (see ``engine.backward``)."""
-        from .backward import backward
+    def backward(self, grad: float | None = None) -> None:
+        """Fill ``.grad`` of every node this one depends on (see ``engine.backward``).
 
-        backward(self, grad)
+        Interior gradients are recomputed, leaf gradients accumulate; ``grad``
+        is the seed d self / d self (1.0 by default).
+        """
+        value_backward(self, grad)
+
+    def zero_grad(self) -> None:
+        """Forget the gradient (``grad = 0.0``)."""
+        self.grad = 0.0
 
     def is_leaf(self) -> bool:
         """True for inputs, parameters and constants (no parents)."""
@@ -421,3 +401,134 @@ def sum_values(values: Any, start: float = 0.0) -> Value:
     if len(parents) == 1:
         return parents[0]
     return _apply(ops.SUM, parents)
+
+
+def _make_unary(op: Op, x: Value) -> Value:
+    return _unary(op, x)
+
+
+for _op in list(ops.OPS.values()):
+    if _op.method and _op.arity == 1:
+        setattr(Value, _op.method, ops.method_for(_op, _make_unary))
+
+
+# ---------------------------------------------------------------- backward
+# The one loop is engine.backward.backprop.  The scalar engine runs a copy of
+# it specialised to Value's two parent slots, with the gradients kept on the
+# nodes (interior reset, leaves accumulate); tests/engine/test_backward.py
+# checks it against backprop on random graphs of every op.
+
+
+def value_backward(root: Value, grad: Any = None) -> None:
+    """``root.backward(grad)``: backprop into ``.grad``, fast path unless ``detect_anomaly`` is on."""
+    seed = seed_of(grad)
+    if STATE.anomaly:
+        _checked_backward(root, seed)
+        return
+    interior = _walk_values(root, _MANY)  # leaves only receive: no work of their own
+    for node in interior:
+        node.grad = 0.0
+    root.grad = seed if root._a is not None else root.grad + seed
+    _sweep_values(interior)
+
+
+def _walk_values(root: Value, many: Any) -> list[Value]:
+    """``backward.walk(root, leaves=False)`` reading a Value's two parent slots (no tuple per node)."""
+    order: list[Any] = []
+    seen: set[Any] = set()
+    stack: list[Any] = [root]
+    push, pop, extend, emit, mark = stack.append, stack.pop, stack.extend, order.append, seen.add
+    while stack:
+        node = pop()
+        if node is None:
+            emit(pop())
+            continue
+        if node in seen:
+            continue
+        mark(node)
+        a, b = node._a, node._b
+        if a is None:
+            continue
+        push(node)
+        push(None)
+        if b is None:
+            push(a)
+        elif b is many:
+            extend(a)
+        else:
+            push(a)
+            push(b)
+    return order
+
+
+def _sweep_values(interior: list[Any]) -> None:
+    """``backprop``'s loop with the grads on the nodes: downstream = local x upstream, unrolled."""
+    for node in reversed(interior):
+        upstream = node.grad
+        b = node._b
+        if b is None:
+            node._a.grad += node.local_grads[0] * upstream
+        elif b is _MANY:
+            for parent, local in zip(node._a, node.local_grads):
+                parent.grad += local * upstream
+        else:
+            local_a, local_b = node.local_grads
+            node._a.grad += local_a * upstream
+            b.grad += local_b * upstream
+
+
+def _checked_backward(root: Value, seed: float) -> None:
+    """``backprop`` with every contribution and every sum checked; commits only if all are finite."""
+    if not math.isfinite(seed):
+        raise FloatingPointError(f"detect_anomaly: the seed gradient is {seed!r}")
+
+    upstream = [seed]  # the upstream of the node whose edges are being checked
+
+    def downstream(node: Value, up: float) -> list[float]:
+        upstream[0] = up
+        return local_times_upstream(node, up)
+
+    def check(node: Value, k: int, parent: Value, contribution: float, total: float) -> None:
+        if not math.isfinite(contribution):
+            raise FloatingPointError(
+                f"detect_anomaly: backward through op '{node.op.name}' "
+                f"(node {node.label or 'unnamed'}, data={node.data!r}) gave "
+                f"{contribution!r} = local {node.local_grads[k]!r} x upstream {upstream[0]!r} "
+                f"for input {parent.label or 'unnamed'}={parent.data!r}"
+            )
+        if not math.isfinite(total):
+            _overflow(parent, total, contribution, node)
+
+    order = topological_order(root)
+    grads = backprop(root, seed, downstream, order=order, on_edge=check)
+    for node in order:  # leaves accumulate: check the sum they will hold
+        g = grads.get(id(node), 0.0)
+        if node._a is None and not math.isfinite(node.grad + g):
+            _overflow(node, node.grad + g, g, root)
+    for node in order:
+        g = grads.get(id(node), 0.0)
+        node.grad = g if node._a is not None else node.grad + g
+
+
+def _overflow(parent: Value, total: float, contribution: float, node: Value) -> None:
+    raise FloatingPointError(
+        f"detect_anomaly: the gradient of {parent.label or 'unnamed'}={parent.data!r} "
+        f"overflowed to {total!r} adding {contribution!r} from op '{node.op.name}' "
+        f"(node {node.label or 'unnamed'}) (fan-out: the adder)"
+    )
+
+
+class ValueMath(NodeMath):
+    """The backend for ``Value``s: an op's locals become scalar nodes (``engine.grad``)."""
+
+    name = "value"
+    plain = FLOAT
+
+    def sum(self, *xs: Any) -> Any:
+        return sum_values(xs)
+
+    def select(self, mask: Any, a: Any, b: Any) -> Any:
+        return a if mask else b
+
+
+VALUE = ValueMath()

@@ -17,7 +17,7 @@ def test_every_op_has_a_full_table_entry() -> None:
         if name == "":
             continue
         assert op.symbol and op.gate and op.explain and op.formula, name
-        assert op.fn is not None or op._make_fn is not None, name
+        assert op.forward is not None and op.local_grads is not None, name
 
 
 def test_gate_names_are_the_lectures_words() -> None:
