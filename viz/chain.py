@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Value
-from .graph import GraphIndex, fmt, index_graph
+from .text import fmt
+from .walk import GraphIndex, index_graph
 
 
 @dataclass(frozen=True)

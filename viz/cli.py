@@ -12,12 +12,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .. import __version__
-
-if TYPE_CHECKING:
-    from ..engine import Value
+from .. import __version__, nn
+from ..engine import Value
+from .graph import draw_flow, draw_graph
+from .network import draw_network
+from .plots import plot_decision_boundary, plot_history
+from .stepper import BackpropStepper
 
 OUTPUTS = ("graph.svg", "flow.svg", "network.svg", "boundary.png", "loss.png", "backprop.html")
 
@@ -42,13 +43,6 @@ def demo(out: Path, *, epochs: int = 100, samples: int = 100, seed: int = 1337,
 
     matplotlib.use("Agg")  # the command line never opens windows
     import matplotlib.pyplot as plt
-
-    from .. import nn
-    from ..engine import Value
-    from .graph import draw_flow, draw_graph
-    from .network import draw_network
-    from .plots import plot_decision_boundary, plot_history
-    from .stepper import BackpropStepper
 
     if epochs < 1 or samples < 2:
         raise ValueError(f"need --epochs >= 1 and --samples >= 2, got {epochs} and {samples}")
@@ -106,8 +100,6 @@ def lecture_network() -> Value:
     x = (0.5, 0.3), w1..w6 = 0.7, 0.3, 0.4, 0.6, 0.55, 0.45, y = 1:
     z1 = 0.47, z2 = 0.33, o1 ~ 0.645, C ~ 0.126.
     """
-    from ..engine import Value
-
     x1, x2 = Value(0.5, "x1"), Value(0.3, "x2")
     w1, w2, w3, w4, w5, w6 = (Value(v, f"w{i + 1}")
                               for i, v in enumerate((0.7, 0.3, 0.4, 0.6, 0.55, 0.45)))

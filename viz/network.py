@@ -5,7 +5,8 @@ positive, blue negative) and width the magnitude of the weight, or of its
 gradient with ``show_grad=True``.  Reads any MLP-like model with
 ``model.layers[i].neurons[j].w`` (a list of Values) and ``.b``, and an
 ``nn.Sequential`` of ``Linear`` and activation layers (row j of a (nout, nin)
-weight is neuron j's weights); ``nn`` is imported only for the latter.
+weight is neuron j's weights).  Imports ``nn.layers`` (to read a Sequential),
+:mod:`viz.dot`, :mod:`viz.style` and :mod:`viz.text`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..nn.layers import LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .dot import Diagram
-from .graph import FONT, GROUP_FILL, LEAF_FILL, fmt, signed_colour
+from .style import CLUSTER_LINE, FONT, GROUP_FILL, LEAF_FILL, ROOT_FILL, WEIGHT_WIDTHS, signed_colour
+from .text import fmt
+
+EDGE_LABELS = 40  # at most this many weights: numbers on the edges (edge_labels=None)
 
 
 def _colour(v: float, vmax: float) -> tuple[str, float]:
-    return signed_colour(v, vmax, widths=(0.5, 5.0))
+    return signed_colour(v, vmax, widths=WEIGHT_WIDTHS)
 
 
 @dataclass
@@ -64,8 +69,6 @@ def _layers(model: Any) -> list[_Layer]:
 
 
 def _activation_name(module: Any) -> str | None:
-    from ..nn.layers import LeakyReLU, ReLU, Sigmoid, Tanh
-
     if isinstance(module, LeakyReLU):
         return f"leaky_relu({fmt(module.slope)})"
     names = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
@@ -74,14 +77,9 @@ def _activation_name(module: Any) -> str | None:
 
 def _sequential_layers(model: Any) -> list[_Layer] | None:
     """An nn.Sequential of Linear (+ activation) layers as drawn layers; None if not one."""
-    if not type(model).__module__.startswith("tracegrad.nn."):
-        return None  # not an nn model: nothing to import nn for
-    from ..nn.layers import Linear, Sequential
-
     if not isinstance(model, Sequential):
         return None
     out: list[_Layer] = []
-    previous: int | None = None
     for li, module in enumerate(model.layers):
         act = _activation_name(module)
         if act is not None:
@@ -92,36 +90,45 @@ def _sequential_layers(model: Any) -> list[_Layer] | None:
                 )
             out[-1].activation = act
             continue
-        if not isinstance(module, Linear):
-            raise TypeError(
-                f"draw_network draws a Sequential of Linear and activation layers (ReLU, "
-                f"Sigmoid, Tanh, LeakyReLU); layers.{li} is a {type(module).__name__}. "
-                "Draw its graph with viz.draw_graph instead"
-            )
-        if previous is not None and module.nin != previous:
-            raise ValueError(
-                f"draw_network: layers.{li} takes {module.nin} inputs but the layer before "
-                f"gives {previous}"
-            )
-        previous = module.nout
-        W = module.weight.data
-        dW = module.weight.grad if module.weight.grad is not None else 0.0 * W
-        bias = module.bias
-        neurons = []
-        for j in range(module.nout):
-            b = None
-            if bias is not None:
-                gb = 0.0 if bias.grad is None else float(bias.grad[j])
-                b = (float(bias.data[j]), gb)
-            neurons.append(_Neuron(
-                [(float(W[j, k]), float(dW[j, k])) for k in range(module.nin)], b,
-                f"layers.{li} neuron {j}",
-                [f"layers.{li}.weight[{j}, {k}]" for k in range(module.nin)],
-            ))
-        out.append(_Layer(neurons, "linear"))
+        _check_linear(module, li, out[-1].neurons if out else None)
+        out.append(_Layer(_linear_neurons(module, li), "linear"))
     if not out:
         raise ValueError("draw_network: the Sequential has no Linear layer")
     return out
+
+
+def _check_linear(module: Any, li: int, previous: list[_Neuron] | None) -> None:
+    """``TypeError`` unless layers.li is a Linear; ``ValueError`` unless it fits the layer before."""
+    if not isinstance(module, Linear):
+        raise TypeError(
+            f"draw_network draws a Sequential of Linear and activation layers (ReLU, "
+            f"Sigmoid, Tanh, LeakyReLU); layers.{li} is a {type(module).__name__}. "
+            "Draw its graph with viz.draw_graph instead"
+        )
+    if previous is not None and module.nin != len(previous):
+        raise ValueError(
+            f"draw_network: layers.{li} takes {module.nin} inputs but the layer before "
+            f"gives {len(previous)}"
+        )
+
+
+def _linear_neurons(module: Linear, li: int) -> list[_Neuron]:
+    """Row j of the (nout, nin) weight (and bias j) as neuron j, with (data, grad) pairs."""
+    W = module.weight.data
+    dW = module.weight.grad if module.weight.grad is not None else 0.0 * W
+    bias = module.bias
+    neurons = []
+    for j in range(module.nout):
+        b = None
+        if bias is not None:
+            gb = 0.0 if bias.grad is None else float(bias.grad[j])
+            b = (float(bias.data[j]), gb)
+        neurons.append(_Neuron(
+            [(float(W[j, k]), float(dW[j, k])) for k in range(module.nin)], b,
+            f"layers.{li} neuron {j}",
+            [f"layers.{li}.weight[{j}, {k}]" for k in range(module.nin)],
+        ))
+    return neurons
 
 
 def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
@@ -144,46 +151,62 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
     layers = _layers(model)
-    nin = len(layers[0].neurons[0].w)
     n_edges = sum(len(n.w) for layer in layers for n in layer.neurons)
-    pick = 1 if show_grad else 0
     if n_edges > max_edges:
         raise ValueError(
             f"the network has {n_edges} weights, more than max_edges={max_edges}: one edge per "
             "weight would be unreadable. Draw its graph with viz.draw_graph(..., collapse="
             "'layer') instead, or raise max_edges"
         )
-    labels = n_edges <= 40 if edge_labels is None else bool(edge_labels)
-    what = "grad" if show_grad else "data"
+    labels = n_edges <= EDGE_LABELS if edge_labels is None else bool(edge_labels)
+    pick = 1 if show_grad else 0
     vmax = max((abs(w[pick]) for layer in layers for n in layer.neurons for w in n.w),
                default=0.0)
+    g = _network_diagram(rankdir)
+    _draw_inputs(g, len(layers[0].neurons[0].w))
+    _draw_layers(g, layers)
+    _draw_weights(g, layers, pick, vmax, labels)
+    g.node("legend", _legend(show_grad, vmax), id="legend", shape="plaintext", style="",
+           **{"class": "legend"})
+    return g
 
+
+def _network_diagram(rankdir: str) -> Diagram:
     g = Diagram("network")
     g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.12", ranksep="1.2", splines="line",
            ordering="out")
     g.attr("node", fontname=FONT, fontsize="11", shape="circle", style="filled")
     g.attr("edge", fontname=FONT, fontsize="9", arrowsize="0.5")
+    return g
 
+
+def _draw_inputs(g: Diagram, nin: int) -> None:
     with g.subgraph(name="cluster_inputs") as c:
-        c.attr(label="inputs", id="inputs", color="#bbbbbb", **{"class": "layer inputs"})
+        c.attr(label="inputs", id="inputs", color=CLUSTER_LINE, **{"class": "layer inputs"})
         for k in range(nin):
             c.node(f"in{k}", f"x{k + 1}", id=f"in{k}", fillcolor=LEAF_FILL,
                    **{"class": "input"})
+
+
+def _draw_layers(g: Diagram, layers: list[_Layer]) -> None:
     last = len(layers) - 1
     for i, layer in enumerate(layers):
         act = layer.activation
         kind = "output" if i == last else "hidden"
         title = f"layer {i} ({kind}, {act})" if act else f"layer {i} ({kind})"
         with g.subgraph(name=f"cluster_layer{i}") as c:
-            c.attr(label=title, id=f"layer{i}", color="#bbbbbb", **{"class": f"layer {kind}"})
+            c.attr(label=title, id=f"layer{i}", color=CLUSTER_LINE, **{"class": f"layer {kind}"})
             for j, neuron in enumerate(layer.neurons):
                 b = neuron.b
                 bias = "no bias" if b is None else f"bias {fmt(b[0])} (grad {fmt(b[1])})"
                 tip = f"{neuron.name}: {act or 'neuron'}, {bias}, {len(neuron.w)} weights"
                 name = f"o{j + 1}" if i == last else f"h{j + 1}"
-                fill = "#fff3d6" if i == last else GROUP_FILL
+                fill = ROOT_FILL if i == last else GROUP_FILL
                 c.node(f"L{i}N{j}", name, id=f"L{i}N{j}", fillcolor=fill, tooltip=tip,
                        **{"class": f"neuron {kind}"})
+
+
+def _draw_weights(g: Diagram, layers: list[_Layer], pick: int, vmax: float, labels: bool) -> None:
     for i, layer in enumerate(layers):
         for j, neuron in enumerate(layer.neurons):
             for k, w in enumerate(neuron.w):
@@ -199,9 +222,13 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
                     attrs["label"] = fmt(v)
                     attrs["fontcolor"] = colour
                 g.edge(src, f"L{i}N{j}", id=f"w{i}_{j}_{k}", **attrs)
+
+
+def _legend(show_grad: bool, vmax: float) -> str:
+    what = "grad" if show_grad else "data"
     pos, _ = _colour(vmax, vmax)
     neg, _ = _colour(-vmax, vmax)
-    legend = (
+    return (
         '<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
         f'<tr><td colspan="2"><b>edges: {"gradient dL/dw" if show_grad else "weight w"}</b>'
         "</td></tr>"
@@ -210,5 +237,3 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
         f'<tr><td bgcolor="{neg}" width="24"></td><td align="left">negative</td></tr>'
         '<tr><td colspan="2">width grows with magnitude</td></tr></table>>'
     )
-    g.node("legend", legend, id="legend", shape="plaintext", style="", **{"class": "legend"})
-    return g

@@ -15,67 +15,57 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..engine import Tensor, Trace, Value, backward_schedule
+from .core import check_layout
 from .dot import Diagram
-from .graph import GraphIndex, check_layout, draw_nodes, fmt, index_graph
+from .style import CURRENT_EDGE, CURRENT_FILL, DONE_FILL, GraphStyle
+from .text import fmt
+from .value_graph import Marks, draw_values
+from .walk import GraphIndex, index_graph
 
-CURRENT_FILL = "#ffe08a"
-DONE_FILL = "#d9f2d9"
-CURRENT_EDGE = "#d62728"
+# the stepper's boxes show the grads known so far (through Marks), its edges the local gradient
+STEP_STYLE = GraphStyle(show_grad=False, show_local=True)
 
-# ---------------------------------------------------------------- local rules as words
-
-LocalRule = Callable[[list[str], str, int, Any], str]
-
-_LOCAL_RULES: dict[str, LocalRule] = {
-    "add": lambda p, o, k, a: "1",
-    "sum": lambda p, o, k, a: "1",
-    "sub": lambda p, o, k, a: "1" if k == 0 else "-1",
-    "neg": lambda p, o, k, a: "-1",
-    "mul": lambda p, o, k, a: f"{p[1 - k]}.data",
-    "div": lambda p, o, k, a: f"1/{p[1]}.data" if k == 0 else f"-{p[0]}.data/{p[1]}.data^2",
-    "pow": lambda p, o, k, a: f"{fmt(a)}*{p[0]}.data^{fmt(a - 1.0)}",
-    "pow_value": lambda p, o, k, a: (f"{p[1]}.data*{p[0]}.data^({p[1]}.data-1)" if k == 0
-                                     else f"{o}.data*ln({p[0]}.data)"),
-    "exp": lambda p, o, k, a: f"{o}.data",
-    "log": lambda p, o, k, a: f"1/{p[0]}.data",
-    "tanh": lambda p, o, k, a: f"(1 - {o}.data^2)",
-    "sigmoid": lambda p, o, k, a: f"{o}.data(1 - {o}.data)",
-    "relu": lambda p, o, k, a: f"[{p[0]}.data > 0]",
-    "leaky_relu": lambda p, o, k, a: f"({p[0]}.data > 0 ? 1 : {fmt(a)})",
-    "abs": lambda p, o, k, a: f"sign({p[0]}.data)",
-    "max": lambda p, o, k, a: f"[{p[k]} is the max]",
-    "min": lambda p, o, k, a: f"[{p[k]} is the min]",
-}
+# ---------------------------------------------------------------- the op table's rules as text
 
 
-def local_expression(op: Any, parents: list[str], out: str, k: int) -> str:
-    """The local gradient d out / d parents[k] in words, e.g. ``'b.data'`` for ``a*b`` (k=0)."""
-    rule = _LOCAL_RULES.get(op.name)
-    if rule is None:
-        return f"d{out}/d{parents[k]}"
-    return rule(parents, out, k, op.arg)
+def local_expressions(op: Any, parents: list[str], out: str) -> tuple[str, ...]:
+    """Each input's local gradient d out / d parents[k] as text, from the op's own rule.
+
+    ``op.local_text`` on the ``.data`` names: ``('b.data', 'a.data')`` for
+    ``out = a × b``, ``('o1.data·(1 - o1.data)',)`` for ``o1 = σ(z3)``; a sum or
+    difference is bracketed, ``(1 - o.data·o.data)``, as the step multiplies it
+    by the upstream gradient.  An op without a symbolic rule reads ``dout/dp``.
+    """
+    texts = op.local_text([f"{p}.data" for p in parents], f"{out}.data")
+    if len(texts) != len(parents):
+        return tuple(f"d{out}/d{p}" for p in parents)
+    return tuple(_factor(t) for t in texts)
+
+
+def _factor(text: str) -> str:
+    """``text`` bracketed when a ``+`` or ``-`` joins its terms at the top level."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif depth == 0 and c in "+-" and text[i - 1:i] == " " and text[i + 1:i + 2] == " ":
+            return f"({text})"
+    return text
 
 
 def gate_title(op: Any) -> str:
     """``'mul gate (swap multiplier)'``; just ``'sigmoid gate'`` when the two agree."""
     plain = f"{op.name} gate"
     return plain if op.gate == plain else f"{plain} ({op.gate})"
-
-
-def forward_expression(op: Any, parents: list[str]) -> str:
-    """How the node was made, e.g. ``'a × b'``, ``'σ(z3)'``, ``'Σ(a, b, c)'``."""
-    if len(parents) == 2 and op.name in ("add", "sub", "mul", "div", "pow_value"):
-        return f"{parents[0]} {op.symbol} {parents[1]}"
-    if op.name == "pow":
-        return f"{parents[0]}{op.symbol}"
-    return f"{op.symbol}({', '.join(parents)})"
 
 
 # ---------------------------------------------------------------- steps
@@ -207,9 +197,10 @@ class BackpropStepper:
         out = gi.names[i]
         parents = [gi.name(p) for p in node.parents]
         title = gate_title(node.op)
+        exprs = local_expressions(node.op, parents, out)
         edges = []
         for e in step.edges:
-            expr = local_expression(node.op, parents, out, e.index)
+            expr = exprs[e.index]
             p = parents[e.index]
             text = (f"{title}: {p}.grad += {expr} x {out}.grad = {fmt(e.local)} x "
                     f"{fmt(step.upstream)} = {fmt(e.contribution)}")
@@ -219,7 +210,7 @@ class BackpropStepper:
                                   e.contribution, e.accumulated, text))
         n = len(self._schedule)
         header = (f"step {step.index + 1} of {n}: {out} = "
-                  f"{forward_expression(node.op, parents)} = {fmt(node.data)}, "
+                  f"{node.op.forward_text(parents)} = {fmt(node.data)}, "
                   f"upstream {out}.grad = {fmt(step.upstream)}")
         rule = f"  {node.op.explain} [{node.op.formula}]"
         text = "\n".join([header, rule, *(f"  {e.text}" for e in edges)])
@@ -301,9 +292,10 @@ class BackpropStepper:
                 return {"color": CURRENT_EDGE, "penwidth": "2.5", "class": "grad current"}
             return {}
 
-        return draw_nodes(gi, grad_text=grad_text, node_class=node_class, node_fill=node_fill,
-                          grads=flow_final(self), edge_attrs=edge_attrs, rankdir=self.rankdir,
-                          max_nodes=self.max_nodes, name=f"step{i + 1}")
+        marks = Marks(grad_text=grad_text, node_class=node_class, node_fill=node_fill,
+                      edge_attrs=edge_attrs)
+        return draw_values(gi, STEP_STYLE, grads=flow_final(self), marks=marks,
+                           rankdir=self.rankdir, max_nodes=self.max_nodes, name=f"step{i + 1}")
 
     def table(self) -> BackwardTable:
         """The whole backward schedule: step, node, op, gate, upstream, input, local,
@@ -314,9 +306,9 @@ class BackpropStepper:
     def _page_svg(self) -> str:
         gi = self.graph
         final = flow_final(self)
-        g = draw_nodes(gi, grad_text=lambda j: fmt(final[j]), node_class=lambda j: "",
-                       node_fill=lambda j: None, grads=final, rankdir=self.rankdir,
-                       max_nodes=self.max_nodes, name="backprop")
+        marks = Marks(grad_text=lambda j: fmt(final[j]))
+        g = draw_values(gi, STEP_STYLE, grads=final, marks=marks, rankdir=self.rankdir,
+                        max_nodes=self.max_nodes, name="backprop")
         svg = g.pipe(format="svg", encoding="utf-8")
         start = svg.find("<svg")
         return svg[start:] if start >= 0 else svg

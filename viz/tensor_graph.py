@@ -1,4 +1,4 @@
-"""Drawing the tensor path: ``draw_graph`` / ``draw_flow`` on an ``engine.Tensor`` root.
+"""The tensor adapter: ``draw_graph`` / ``draw_flow`` on an ``engine.Tensor`` root.
 
 Same ids as the scalar pictures (``n{i}`` value boxes in topological order,
 ``op{i}`` gates, ``e{i}_{k}`` edges, ``o{i}`` gate -> result), so DOT is
@@ -16,61 +16,24 @@ with its shape and Frobenius norm ``‖g‖ = sqrt(Σ g_ij²)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..engine import Tensor, topological_order
+from .collapse import too_big
+from .core import draw_scene
 from .dot import Diagram
-from .graph import (
-    DEAD,
-    LEAF_FILL,
-    OP_FILL,
-    ROOT_FILL,
-    VALUE_FILL,
-    _html,
-    _rec,
-    _tip,
-    _too_big,
-    fmt,
-    new_diagram,
-    op_tooltip,
-    signed_colour,
-)
-
-SMALL = 6  # tensors with at most this many elements show their numbers
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """``(2, 3)``; a 0-d tensor is ``()``."""
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def array_text(a: np.ndarray) -> str:
-    """The numbers of a small array, nested like the array: ``[[1.0, 2.0], [3.0, 4.0]]``."""
-    if a.ndim == 0:
-        return fmt(float(a))
-    return "[" + ", ".join(array_text(row) for row in a) + "]"
-
-
-def summary(a: np.ndarray) -> str:
-    """``mean m min a max b`` of an array (the numbers when it is small)."""
-    if a.size <= SMALL:
-        return array_text(a)
-    return f"mean {fmt(float(a.mean()))} min {fmt(float(a.min()))} max {fmt(float(a.max()))}"
+from .scene import Box, Gate, Scene, Wire
+from .style import FlowStyle, GraphStyle, Style, box_fill, tensor_gate_shape
+from .text import SMALL, array_text, fmt, op_tooltip, record_text, shape_text, summary
+from .walk import GraphIndex, index_nodes
 
 
 def norm(a: np.ndarray) -> float:
     """Frobenius norm sqrt(Σ a²) of any array."""
     return float(np.sqrt(np.sum(np.square(a, dtype=np.float64))))
-
-
-def _index(root: Tensor) -> tuple[list[Tensor], dict[int, int], list[str]]:
-    order = topological_order(root)
-    index = {id(n): i for i, n in enumerate(order)}
-    names = [n.label or f"{n.op.name or 'leaf'}#{i}" for i, n in enumerate(order)]
-    return order, index, names
 
 
 def _edge_flows(order: list[Tensor], grads: Sequence[np.ndarray | None]) -> dict[tuple[int, int], Any]:
@@ -116,110 +79,68 @@ def replay_grads(root: Tensor) -> list[np.ndarray | None]:
     return grads
 
 
-def _value_node(g: Diagram, i: int, n: Tensor, name: str, grad: np.ndarray | None,
-                show_grad: bool, last: bool, rankdir: str) -> None:
+def tensor_scene(gi: GraphIndex, style: Style, grads: Sequence[np.ndarray | None]) -> Scene:
+    """Boxes, gates and wires of a Tensor graph; wires carry the norm of their vjp."""
+    flows = _edge_flows(gi.order, grads)
+    wires = tuple(_wires(gi, flows, style))
+    norms = [norm(g) for g in grads if g is not None]
+    scale = max([w.flowed for w in wires if w.flowed is not None] + norms, default=0.0)
+    last = len(gi.order) - 1
+    boxes = tuple(_box(gi, i, grads[i], style.shows_grad, i == last) for i in range(last + 1))
+    gates = tuple(_gate(n, grads[i]) if n.parents else None for i, n in enumerate(gi.order))
+    return Scene(boxes, gates, wires, scale, signed=False)
+
+
+def _box(gi: GraphIndex, i: int, grad: np.ndarray | None, show_grad: bool, last: bool) -> Box:
+    n, name = gi.order[i], gi.names[i]
     dtype = "" if n.data.dtype == np.float64 else f" {n.data.dtype}"
-    fields = [_rec(name), f"shape {shape_text(n.shape)}{dtype}", _rec(f"data {summary(n.data)}")]
+    fields = [record_text(name), f"shape {shape_text(n.shape)}{dtype}",
+              record_text(f"data {summary(n.data)}")]
     if show_grad:
-        fields.append(_rec("grad none" if grad is None else f"grad {summary(grad)}"))
-    body = " | ".join(fields)
-    label = "{ " + body + " }" if rankdir in ("LR", "RL") else body
-    kind = "leaf" if not n.parents else "interior"
-    cls = f"value tensor {kind}" + (" root" if last else "")
-    if not n.parents:
+        fields.append(record_text("grad none" if grad is None else f"grad {summary(grad)}"))
+    leaf = not n.parents
+    cls = f"value tensor {'leaf' if leaf else 'interior'}" + (" root" if last else "")
+    if leaf:
         cls += " param" if n.requires_grad else " const"
-    fill = ROOT_FILL if last else LEAF_FILL if not n.parents else VALUE_FILL
     tip = f"{name}: shape {shape_text(n.shape)}, data {summary(n.data)}"
     tip += ", grad none" if grad is None else f", grad {summary(grad)} (‖grad‖ {fmt(norm(grad))})"
     if n.scope:
         tip += f" (made in {n.scope})"
-    g.node(f"n{i}", label, id=f"n{i}", shape="record", style="filled", fillcolor=fill,
-           tooltip=_tip(tip), **{"class": cls})
+    return Box(tuple(fields), cls, box_fill(last, leaf), tip)
 
 
-def _op_node(g: Diagram, i: int, n: Tensor, flow: tuple[str, float] | None) -> None:
+def _gate(n: Tensor, grad: np.ndarray | None) -> Gate:
     op = n.op
     symbol = op.symbol or op.name or "?"
-    shape = "circle" if len(symbol) <= 2 else "box"
-    extra = {"style": "rounded,filled"} if shape == "box" else {"style": "filled"}
-    g.node(f"op{i}", symbol, id=f"op{i}", shape=shape, fillcolor=OP_FILL, margin="0.04",
-           tooltip=op_tooltip(op), **extra, **{"class": f"op tensor-op op-{op.name}"})
-    attrs: dict[str, str] = {"id": f"o{i}", "class": "out"}
-    if flow is not None:
-        attrs.update(color=flow[0], penwidth=f"{flow[1]:.2f}", dir="back")
-    g.edge(f"op{i}", f"n{i}", **attrs)
+    return Gate(symbol, tensor_gate_shape(symbol), f"op tensor-op op-{op.name}", op_tooltip(op),
+                None if grad is None else norm(grad))
 
 
-def _draw(root: Tensor, *, kind: str, show_grad: bool, show_local: bool, threshold: float,
-          rankdir: str, max_nodes: int) -> Diagram:
-    order, index, names = _index(root)
-    if len(order) > max_nodes:
-        raise _too_big(len(order), max_nodes, False)
-    grads = replay_grads(root) if kind == "flow" else [n.grad for n in order]
-    flows = _edge_flows(order, grads)
-    norms = {e: (None if c is None else norm(c)) for e, c in flows.items()}
-    node_norms = [norm(gr) for gr in grads if gr is not None]
-    gmax = max([v for v in norms.values() if v is not None] + node_norms, default=0.0)
-
-    g = new_diagram("flow" if kind == "flow" else "graph", rankdir)
-    last = len(order) - 1
-    for i, n in enumerate(order):
-        _value_node(g, i, n, names[i], grads[i], show_grad or kind == "flow", i == last, rankdir)
-        if n.parents:
-            out = None
-            if kind == "flow":
-                gi = grads[i]
-                out = signed_colour(norm(gi), gmax) if gi is not None else (DEAD, 1.0)
-            _op_node(g, i, n, out)
-    for i, n in enumerate(order):
+def _wires(gi: GraphIndex, flows: dict[tuple[int, int], Any], style: Style) -> Iterator[Wire]:
+    for i, n in enumerate(gi.order):
         for k, p in enumerate(n.parents):
-            pi = index[id(p)]
-            c, size = flows[(i, k)], norms[(i, k)]
-            tip = f"{names[pi]} -> {n.op.name} ({names[i]}): "
+            pi = gi.index[id(p)]
+            c = flows[(i, k)]
+            size = None if c is None else norm(c)
+            head = f"{gi.names[pi]} -> {n.op.name} ({gi.names[i]}): "
             if c is None:
-                tip += "no gradient flows back along this edge"
+                tip, grad = head + "no gradient flows back along this edge", "no grad"
             else:
-                tip += f"carried back a gradient of shape {shape_text(c.shape)}, ‖g‖ = {fmt(size or 0.0)}"
-            attrs = {"tooltip": _tip(tip)}
-            if kind == "flow":
-                if size is None or size <= threshold:
-                    attrs.update(color=DEAD, style="dashed", penwidth="1", dir="back",
-                                 fontcolor=DEAD, label=f"‖g‖ {fmt(size or 0.0)}",
-                                 **{"class": "flow dead"})
-                else:
-                    colour, width = signed_colour(size, gmax)
-                    attrs.update(color=colour, penwidth=f"{width:.2f}", dir="back",
-                                 fontcolor=colour, label=f"‖g‖ {fmt(size)}", **{"class": "flow"})
-            else:
-                lines = []
-                if show_local and n.local_grads and k < len(n.local_grads):
-                    local = np.asarray(n.local_grads[k])
-                    lines.append(f"local {summary(local)}")
-                if show_grad:
-                    lines.append("no grad" if c is None
-                                 else f"grad {shape_text(c.shape)} ‖g‖ {fmt(size or 0.0)}")
-                attrs["class"] = "grad"
-                if lines:
-                    attrs["label"] = "\n".join(lines)
-            g.edge(f"n{pi}", f"op{i}", id=f"e{i}_{k}", **attrs)
-    if kind == "flow":
-        _legend(g, gmax, threshold)
-    return g
+                tip = head + f"carried back a gradient of shape {shape_text(c.shape)}, ‖g‖ = {fmt(size)}"
+                grad = f"grad {shape_text(c.shape)} ‖g‖ {fmt(size)}"
+            local = None
+            if style.shows_local and n.local_grads and k < len(n.local_grads):
+                local = f"local {summary(np.asarray(n.local_grads[k]))}"
+            yield Wire(pi, i, k, size, local, grad, f"‖g‖ {fmt(size or 0.0)}", tip)
 
 
-def _legend(g: Diagram, gmax: float, threshold: float) -> None:
-    strong, _ = signed_colour(gmax, gmax)
-    label = (
-        '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
-        '<tr><td colspan="2"><b>gradient flow: ‖local x upstream‖ (Frobenius)</b></td></tr>'
-        f'<tr><td bgcolor="{strong}" width="30"></td><td align="left">widest = '
-        f"{_html(fmt(gmax))}</td></tr>"
-        f'<tr><td><font color="{DEAD}">- - -</font></td><td align="left">zero: '
-        f"‖g‖ &lt;= {_html(fmt(threshold))} (dead ReLU, saturated, constant)</td></tr>"
-        "<tr><td colspan=\"2\">colour and width grow with ‖g‖</td></tr>"
-        "</table>>"
-    )
-    g.node("legend", label, id="legend", shape="plaintext", **{"class": "legend"})
+def draw_tensor(root: Tensor, style: Style, *, rankdir: str = "LR", max_nodes: int = 2000) -> Diagram:
+    """The graph of a Tensor computation in ``style`` (a flow style replays backward privately)."""
+    gi = index_nodes(root)
+    if len(gi.order) > max_nodes:
+        raise too_big(len(gi.order), max_nodes, False)
+    grads = replay_grads(root) if style.fresh_grads else [n.grad for n in gi.order]
+    return draw_scene(tensor_scene(gi, style, grads), style, name=style.name, rankdir=rankdir)
 
 
 def draw_tensor_graph(root: Tensor, *, show_grad: bool = True, show_local: bool = True,
@@ -229,8 +150,8 @@ def draw_tensor_graph(root: Tensor, *, show_grad: bool = True, show_local: bool 
     Grads are the ``.grad`` from the last ``backward`` (``grad none`` before);
     the edge's gradient is the gate's vjp of that upstream.
     """
-    return _draw(root, kind="graph", show_grad=show_grad, show_local=show_local, threshold=0.0,
-                 rankdir=rankdir, max_nodes=max_nodes)
+    return draw_tensor(root, GraphStyle(show_grad=show_grad, show_local=show_local),
+                       rankdir=rankdir, max_nodes=max_nodes)
 
 
 def draw_tensor_flow(root: Tensor, *, threshold: float = 1e-6, rankdir: str = "LR",
@@ -240,9 +161,8 @@ def draw_tensor_flow(root: Tensor, *, threshold: float = 1e-6, rankdir: str = "L
     Each edge's colour and width encode ‖vjp‖, the Frobenius norm of the
     gradient that flowed along it; ``‖g‖ <= threshold`` is dashed grey.
     """
-    return _draw(root, kind="flow", show_grad=True, show_local=False, threshold=threshold,
-                 rankdir=rankdir, max_nodes=max_nodes)
+    return draw_tensor(root, FlowStyle(threshold=threshold), rankdir=rankdir, max_nodes=max_nodes)
 
 
-__all__ = ["array_text", "draw_tensor_flow", "draw_tensor_graph", "norm", "replay_grads",
-           "shape_text", "summary"]
+__all__ = ["SMALL", "array_text", "draw_tensor", "draw_tensor_flow", "draw_tensor_graph", "norm",
+           "replay_grads", "shape_text", "summary", "tensor_scene"]

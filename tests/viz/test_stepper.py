@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tracegrad.engine import Value
+from tracegrad.engine import Value, define_op
 from tracegrad.viz import BackpropStepper
 
 from tests.support import require
@@ -34,15 +34,39 @@ def test_lecture_221_step_texts_follow_the_engine_order() -> None:
     assert len(st) == 14
     assert [s.node for s in st][:4] == ["C", st.graph.name(C.parents[0]), "o1", "z3"]
     t = st[step_for(st, "o1")].text
-    assert "sigmoid gate: z3.grad += o1.data(1 - o1.data) x o1.grad = 0.2288 x -0.7086 = -0.1621" in t
+    # the local gradient's text is derived from the op table's rule (Op.local_text)
+    assert "sigmoid gate: z3.grad += o1.data·(1 - o1.data) x o1.grad = 0.2288 x -0.7086 = -0.1621" in t
     t = st[step_for(st, "z3")].text
     assert "add gate (gradient distributor)" in t and "1 x z3.grad = 1.0 x -0.1621 = -0.1621" in t
     t = st[step_for(st, "C")].text
-    assert re.search(r"pow gate \(power gate\): sub#\d+\.grad \+= 2\.0\*sub#\d+\.data\^1\.0 x "
+    assert re.search(r"pow gate \(power gate\): sub#\d+\.grad \+= 2·sub#\d+\.data\^1 x "
                      r"C\.grad = 0\.7086 x 1\.0 = 0\.7086", t)
     # the h1 branch reaches w1 with the lecture's numbers
     t = st[step_for(st, "z1")].text
     assert "upstream z1.grad = -0.0211" in t
+
+
+def test_step_texts_come_from_the_op_table_even_for_a_new_op() -> None:
+    softplus = define_op("stepper_softplus", forward=lambda m, x: m.log(1 + m.exp(x)),
+                         local_grads=lambda m, x, out: (m.sigmoid(x),), symbol="softplus")
+    a, b = Value(2.0, "a"), Value(-3.0, "b")
+    z = a * b + a.tanh() / b
+    z.label = "z"
+    out = softplus(z)
+    out.label = "out"
+    st = BackpropStepper(out)
+    assert st[0].text.splitlines()[0].startswith("step 1 of 5: out = softplus(z) = ")
+    assert st[0].edges[0].expression == "σ(z.data)"
+    for s in st:
+        node = st.graph.order[int(s.node_id[1:])]
+        parents = [st.graph.name(p) for p in node.parents]
+        assert f"{s.node} = {node.op.forward_text(parents)} = " in s.text
+        want = node.op.local_text([f"{p}.data" for p in parents], f"{s.node}.data")
+        for e in s.edges:
+            k = int(e.edge_id.split("_")[1])
+            assert e.expression in (want[k], f"({want[k]})")
+    (tanh,) = [s for s in st if s.op == "tanh"]
+    assert tanh.edges[0].expression == f"(1 - {tanh.node}.data·{tanh.node}.data)"  # x upstream
 
 
 def test_stepper_never_touches_real_grads_and_matches_backward() -> None:

@@ -1,0 +1,70 @@
+"""Text on the pictures: numbers as the lectures write them, arrays, and escaping for DOT.
+
+Imports nothing from ``viz`` (only numpy): every drawing module reads its
+numbers and label text from here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+SMALL = 6  # arrays with at most this many elements show their numbers, larger ones a summary
+
+
+def fmt(x: float) -> str:
+    """A number as the lectures write it: 4 significant digits, ``-3.0`` not ``-3``; never ``-0.0``."""
+    x = x + 0.0  # -0.0 + 0.0 == +0.0
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e6:
+        return f"{x:.1f}"
+    return f"{x:.4g}"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``(2, 3)``; a 0-d tensor is ``()``."""
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def array_text(a: np.ndarray) -> str:
+    """The numbers of a small array, nested like the array: ``[[1.0, 2.0], [3.0, 4.0]]``."""
+    if a.ndim == 0:
+        return fmt(float(a))
+    return "[" + ", ".join(array_text(row) for row in a) + "]"
+
+
+def summary(a: np.ndarray) -> str:
+    """``mean m min a max b`` of an array (the numbers when it is small)."""
+    if a.size <= SMALL:
+        return array_text(a)
+    return f"mean {fmt(float(a.mean()))} min {fmt(float(a.min()))} max {fmt(float(a.max()))}"
+
+
+def record_text(text: str) -> str:
+    """Escape a string for a Graphviz record field."""
+    out = text.replace("\\", "\\\\")
+    for c in "{}|<>\"":
+        out = out.replace(c, "\\" + c)
+    return out.replace("\n", " ")
+
+
+def html_text(text: str) -> str:
+    """Escape a string for a Graphviz HTML-like label."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def tooltip_text(text: str) -> str:
+    """A tooltip on one line, without backslashes (Graphviz would read them as escapes)."""
+    return text.replace("\\", "/").replace("\n", " ")
+
+
+def record_label(fields: list[str] | tuple[str, ...], rankdir: str) -> str:
+    """Record fields stacked in a box: ``{ a | b }`` across a left-right layout, ``a | b`` down one."""
+    body = " | ".join(fields)
+    return "{ " + body + " }" if rankdir in ("LR", "RL") else body
+
+
+def op_tooltip(op: Any) -> str:
+    """The gate rule and formula of an op, for its node's tooltip."""
+    return f"{op.name}: {op.gate}. {op.explain}. {op.formula}"
