@@ -433,22 +433,7 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
             f"backward: Tensor {root.label or 'unnamed'} {root.shape} does not require grad "
             "(no input with requires_grad=True reaches it, or it was made under no_grad)"
         )
-    if grad is None:
-        if root.data.size != 1:
-            raise ValueError(
-                f"backward() on a non-scalar Tensor of shape {root.shape} needs an explicit "
-                f"gradient of that shape: root.backward(grad)"
-            )
-        seed = np.ones_like(root.data)
-    else:
-        if isinstance(grad, Tensor):
-            grad = grad.data
-        seed = to_array(grad, root.data.dtype)
-        if seed.shape != root.data.shape:
-            raise ValueError(
-                f"backward: the gradient's shape {seed.shape} does not match the root's "
-                f"shape {root.data.shape}"
-            )
+    seed = _seed(root, grad)
     anomaly = STATE.anomaly
     if anomaly and not np.isfinite(seed).all():
         raise FloatingPointError("detect_anomaly: the seed gradient holds NaN or inf")
@@ -462,7 +447,28 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
                 raise FloatingPointError(
                     f"detect_anomaly: the accumulated gradient of leaf {_describe(node)} overflows to NaN or inf"
                 )
-    # commit only now: an error above leaves every .grad as it was
+    _commit(interior, leaves, seed)  # only now: an error above leaves every .grad as it was
+
+
+def _seed(root: Tensor, grad: Any) -> np.ndarray:
+    """The seed gradient of ``root``: ones for a one-element root, else ``grad`` of the root's shape."""
+    if grad is None:
+        if root.data.size != 1:
+            raise ValueError(
+                f"backward() on a non-scalar Tensor of shape {root.shape} needs an explicit "
+                f"gradient of that shape: root.backward(grad)"
+            )
+        return np.ones_like(root.data)
+    seed = to_array(grad.data if isinstance(grad, Tensor) else grad, root.data.dtype)
+    if seed.shape != root.data.shape:
+        raise ValueError(
+            f"backward: the gradient's shape {seed.shape} does not match the root's shape {root.data.shape}"
+        )
+    return seed
+
+
+def _commit(interior: list[tuple[Tensor, Any]], leaves: list[tuple[Tensor, Any]], seed: np.ndarray) -> None:
+    """Write the gradients: interior nodes get theirs, leaves accumulate (owning their arrays)."""
     shared = {id(u) for _, u in interior}
     shared.add(id(seed))
     for node, g in interior:

@@ -29,7 +29,7 @@ def _targets(node: ast.ImportFrom | ast.Import, package: str) -> list[tuple[str,
         if node.module:
             parts = node.module.split(".")
             return [(parts[0], parts[1] if len(parts) > 1 else "__init__")]
-        return [(alias.name, "__init__") for alias in node.names]
+        return [(alias.name, "__init__") for alias in node.names if alias.name in PACKAGES]
     return []
 
 

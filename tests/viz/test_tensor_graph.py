@@ -60,7 +60,7 @@ def test_big_tensors_show_a_summary_and_unrun_graphs_show_no_grad() -> None:
     out.backward()
     svg = parse_svg(draw_graph(out, show_local=False).svg())
     assert box(svg, "X")[3] == "grad mean 2.0 min 2.0 max 2.0"
-    (s,) = groups(svg, "op-sum")
+    (s,) = groups(svg, "op-reduce_sum")
     assert texts(s) == ["Σ"] and "distributor" in tooltips(s)[0]
     f32 = Tensor(np.ones(2, dtype=np.float32), label="h", requires_grad=True)
     assert "shape (2,) float32" in texts(parse_svg(draw_graph(f32.exp().sum()).svg()))
