@@ -248,7 +248,7 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array if array.dtype == want else array.astype(want)
 
 
-def _operand(x: Any, like: Tensor) -> Tensor:
+def operand(x: Any, like: Tensor) -> Tensor:
     """The other side of an op as a constant Tensor (numbers take ``like``'s dtype)."""
     if type(x) is Tensor:
         return x
@@ -339,7 +339,7 @@ def elementwise(op: Op, *args: Any) -> Tensor:
         first = next((a for a in args if type(a) is Tensor), None)
         if first is None:
             raise TypeError(f"{op.name}: needs at least one Tensor")
-        parents = tuple(_operand(a, first) for a in args)
+        parents = tuple(operand(a, first) for a in args)
     if op.array_fn is None:
         raise TypeError(f"op '{op.name}' has no array form")
     try:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import ops
 from .ops import Op
-from .tensor import Tensor, _operand, as_tensor, elementwise, make_node, needs_grad, unbroadcast
+from .tensor import Tensor, as_tensor, elementwise, make_node, needs_grad, operand, unbroadcast
 
 
 def _op(name: str, symbol: str, gate: str, explain: str, formula: str, arity: int) -> Op:
@@ -93,7 +93,7 @@ def _pair(a: Any, b: Any, name: str) -> tuple[Tensor, Tensor]:
     like = a if type(a) is Tensor else b if type(b) is Tensor else None
     if like is None:
         raise TypeError(f"{name}: needs at least one Tensor")
-    return _operand(a, like), _operand(b, like)
+    return operand(a, like), operand(b, like)
 
 
 # ---------------------------------------------------------------- routers
@@ -392,7 +392,7 @@ def _tensors(items: Sequence[Any], name: str) -> tuple[Tensor, ...]:
     like = next((t for t in items if type(t) is Tensor), None)
     if like is None:
         raise TypeError(f"{name}: needs at least one Tensor in the list")
-    return tuple(_operand(t, like) for t in items)
+    return tuple(operand(t, like) for t in items)
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
