@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor, cross_entropy, linear
-from ..engine.state import STATE
+from ..engine import Tensor, cross_entropy, linear, no_grad, scope
 from ..engine.tensor import to_array
 from .init import check_init
 from .module import Module, check_size
@@ -268,15 +267,9 @@ class Sequential(Module):
         """Feed ``x`` (a Tensor, an array or nested lists) through every layer in turn."""
         if not isinstance(x, Tensor) and not isinstance(self.layers[0], Embedding):
             x = Tensor(x)
-        # engine.scope(f"layers.{i}") per layer, without a generator per layer per call
-        outer = STATE.scope
-        prefix = f"{outer}." if outer else ""
-        try:
-            for name, layer in zip(self._scopes, self.layers):
-                STATE.scope = prefix + name
+        for name, layer in zip(self._scopes, self.layers):
+            with scope(name):
                 x = layer(x)
-        finally:
-            STATE.scope = outer
         return x  # type: ignore[return-value]
 
     def __len__(self) -> int:
@@ -331,8 +324,6 @@ class Sequential(Module):
 
     def outputs(self, X: Any, batch_size: int = 1024) -> Iterator[np.ndarray]:
         """The output arrays for ``X`` in batches of ``batch_size`` rows, without a graph."""
-        from ..engine import no_grad
-
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         X = to_array(X) if not isinstance(self.layers[0], Embedding) else np.asarray(X)
