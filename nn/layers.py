@@ -26,7 +26,7 @@ import numpy as np
 from ..engine import Tensor, cross_entropy, linear, no_grad, scope
 from ..engine.tensor import to_array
 from .init import check_init
-from .module import Module, check_size
+from .module import Module, check_size, conversion
 
 _DTYPES = ("float64", "float32")
 
@@ -301,22 +301,16 @@ class Sequential(Module):
     # ------------------------------------------------------------ interop
     def to_torch(self) -> Any:
         """The equivalent ``torch.nn.Sequential`` with the same weights (needs torch)."""
-        from .convert import to_torch
-
-        return to_torch(self)
+        return conversion("to_torch")(self)
 
     @classmethod
     def from_torch(cls, module: Any, dtype: str | None = None) -> Sequential:
         """Import a torch stack of Linear and activation layers (see :func:`nn.convert.from_torch`)."""
-        from .convert import from_torch
-
-        return from_torch(module, dtype)
+        return conversion("from_torch")(module, dtype)  # type: ignore[no-any-return]
 
     def to_mlp(self) -> Module:
         """The equivalent scalar ``nn.MLP`` (see :func:`nn.convert.sequential_to_mlp`)."""
-        from .convert import sequential_to_mlp
-
-        return sequential_to_mlp(self)
+        return conversion("sequential_to_mlp")(self)  # type: ignore[no-any-return]
 
     def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
         """Class predictions (argmax of the outputs) for the rows of ``X``, without a graph."""
