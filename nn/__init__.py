@@ -16,6 +16,7 @@ from .mlp import ACTIVATIONS, MLP, Layer, Neuron
 from .module import Module
 from .optim import SGD, Adam, Optimizer
 from .perceptron import ConvergenceWarning, Perceptron, PerceptronHistory
+from .traced_step import TracedStep
 from .train import History, accuracy, evaluate, fit, is_tensor_model, make_step
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "TracedStep",
     "accuracy",
     "convert",
     "data",

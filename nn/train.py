@@ -11,7 +11,7 @@ update.  ``fit`` trains both kinds of model with the same loop:
 
 :func:`make_step` builds the per-batch step once, in one place, for either
 kind.  ``fit(..., trace=True)`` makes it a traced program instead
-(``engine.TracedStep``: the per-sample computation recorded once, then
+(``nn.TracedStep``: the per-sample computation recorded once, then
 replayed over the whole batch with numpy), with the same loop and numbers.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor, TracedStep, Value, no_grad
+from ..engine import Tensor, Value, no_grad
 from ..engine.tensor import to_array
 from .data import as_dataset
 from .layers import TENSOR_LOSSES, Sequential, takes_ids
@@ -36,6 +36,7 @@ from .losses import LOSSES
 from .losses import l2 as l2_penalty
 from .module import Module
 from .optim import SGD, Optimizer
+from .traced_step import TracedStep
 
 LossFn = Callable[[Any, Any], Any]  # scalar: (outputs, targets) -> Value; tensor: (out Tensor, targets) -> Tensor
 Step = Callable[[Any, Any], tuple[float, Any]]  # (X batch, y batch) -> (loss, output numbers)
@@ -419,7 +420,7 @@ def make_step(
     is one graph, and the outputs an array.  A NaN or inf loss raises
     ``FloatingPointError`` before any weight changes.
 
-    ``trace=True`` (scalar models only): the step is an ``engine.TracedStep``,
+    ``trace=True`` (scalar models only): the step is an ``nn.TracedStep``,
     recorded once and replayed without Value objects.  ``batched=True`` says
     the loss is the mean over samples, so the per-sample program is replayed
     over the whole batch at once (numpy); ``batched=False`` (any other loss)
@@ -533,7 +534,7 @@ def fit(
     stops there (early stopping).
 
     ``trace=True`` (scalar models): each step is a traced program
-    (``engine.TracedStep``), recorded on the first batch and replayed after
+    (``nn.TracedStep``), recorded on the first batch and replayed after
     that without building Values; with a named loss (a mean over samples) the
     whole batch runs at once as numpy arrays.  Same losses, accuracies and
     weights as ``trace=False`` (to rounding, ~1e-15), many times faster.  The

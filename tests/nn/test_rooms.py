@@ -19,7 +19,7 @@ NN = Path(tracegrad.nn.__file__).resolve().parent
 ORDER = [
     "module", "init", "mnist",  # nothing from nn
     "data", "losses", "optim", "mlp", "perceptron", "layers",
-    "convert", "train",
+    "convert", "traced_step", "train",
     "__init__",
 ]
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tracegrad import nn
-from tracegrad.engine import TracedStep
+from tracegrad.nn import TracedStep
 from tracegrad.nn.losses import LOSSES
 from tracegrad.nn.train import make_step
 
