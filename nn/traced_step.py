@@ -4,7 +4,7 @@ The lecture's step (zero_grad, feedforward, loss + l2 penalty, backward,
 update), recorded once with ``engine.trace`` and replayed on every batch
 without building Values.  It uses only the engine's public ``Trace`` API
 (``trace(...)``, calling a trace, ``.batch``, ``.backward``, ``.validate``,
-``.aux``).
+``.aux``); the loss and the L2 penalty come from ``nn.loss_registry``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Trace, TraceMismatchError, Value, sum_values, trace
+from ..engine import Trace, TraceMismatchError, Value, trace
+from .loss_registry import L2, LossFn, resolve_loss
 
-LossFn = Callable[[Any, Any], Value]
 Run = tuple[Trace, list[int]]  # a trace and the batch rows it replays
 
 
@@ -28,6 +28,8 @@ class TracedStep:
     ``TracedStep(model, loss, params, zero_grad=..., update=..., l2=0.0)`` is
     called as ``step(xs, ys) -> (loss number, outputs)``, like ``nn``'s
     dynamic step: zero_grad, forward, loss (+ l2 * sum p^2), backward, update.
+    ``loss`` is a name from ``nn.loss_registry`` (its scalar form) or a callable
+    ``loss(outputs, targets) -> Value``.
 
     ``batched=True`` (for a loss that is a mean - or with ``reduce="sum"`` a
     sum - over samples): the per-sample program ``loss([model(x)], [y])`` is
@@ -46,7 +48,7 @@ class TracedStep:
     def __init__(
         self,
         model: Callable[[Any], Any],
-        loss: LossFn,
+        loss: str | LossFn,
         params: Iterable[Value],
         *,
         zero_grad: Callable[[], None],
@@ -63,7 +65,7 @@ class TracedStep:
         if isinstance(l2, bool) or not isinstance(l2, Real) or not math.isfinite(l2) or l2 < 0:
             raise ValueError(f"TracedStep: l2 must be a finite number >= 0, got {l2!r}")
         self.model = model
-        self.loss = loss
+        self.loss: LossFn = resolve_loss(loss).scalar  # type: ignore[assignment]
         self.params = list(params)
         self.zero_grad, self.update = zero_grad, update
         self.batched, self.reduce, self.targets = batched, reduce, targets
@@ -73,7 +75,7 @@ class TracedStep:
         self._penalty: Trace | None = None
         if self.l2 and self.params:
             alpha, ps = self.l2, self.params
-            self._penalty = trace(lambda: alpha * _sum_squares(ps), params=ps)
+            self._penalty = trace(lambda: L2.scalar(ps, alpha), params=ps)
 
     def _sample(self, x: Any, y: Any) -> tuple[Value, Any]:
         out = self.model(x)
@@ -236,10 +238,6 @@ class TracedStep:
         alts = [_alternatives(y) for y in ys]
         width = min(len(a) for a in alts)
         return key, self._whole, (xs, ys), [(xs, [a[k] for a in alts]) for k in range(width)]
-
-
-def _sum_squares(ps: Sequence[Value]) -> Value:
-    return sum_values([p * p for p in ps])
 
 
 def _key(y: Any) -> Any:

@@ -1,7 +1,8 @@
 """nn.TracedStep: one training step as replayed programs (moved here from engine: training is nn's job).
 
-The dynamic engine is the reference: a traced step gives the same loss, outputs and weights, and
-decides whether targets enter its program as numbers.
+The dynamic engine is the reference: a traced step gives the same loss, outputs and weights, decides
+whether targets enter its program as numbers, and reads named losses and the L2 penalty from
+nn.loss_registry.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from tracegrad import engine, nn
 from tracegrad.engine import Value, sum_values
 from tracegrad.nn import TracedStep
+from tracegrad.nn.loss_registry import L2, REGISTRY
 
 ACTS: dict[str, Callable[[Value], Value]] = {
     "relu": lambda v: v.relu(),
@@ -170,6 +172,39 @@ def test_auto_targets_stay_undecided_while_the_loss_refuses_made_up_targets() ->
 
 
 
+# ---------------------------------------------------------------- the loss registry
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_a_loss_name_means_the_registrys_scalar_form(name: str) -> None:
+    model = nn.MLP(2, [3, 2 if name == "cross_entropy" else 1], output_activation="sigmoid", seed=0)
+    twin = nn.MLP(2, [3, 2 if name == "cross_entropy" else 1], output_activation="sigmoid", seed=0)
+    X = [[0.5, 0.3], [-0.2, 0.8], [0.9, -0.4]]
+    y = {"hinge": [1, -1, 1], "cross_entropy": [0, 1, 0]}.get(name, [1, 0, 1])
+    by_name = TracedStep(model, name, model.parameters(), zero_grad=model.zero_grad, update=lambda: None, l2=1e-3)
+    by_fn = TracedStep(twin, REGISTRY[name].scalar, twin.parameters(), zero_grad=twin.zero_grad,
+                       update=lambda: None, l2=1e-3)
+    assert by_name.loss is REGISTRY[name].scalar
+    assert by_name(X, y)[0] == by_fn(X, y)[0]
+    assert [p.grad for p in model.parameters()] == [p.grad for p in twin.parameters()]
+    with pytest.raises(ValueError, match="unknown loss 'l1'"):
+        TracedStep(model, "l1", model.parameters(), zero_grad=model.zero_grad, update=lambda: None)
+
+
+def test_the_traced_penalty_is_the_registrys_l2() -> None:
+    """The traced step's penalty is L2.scalar (losses.l2) itself: the same value and gradients as the dynamic one."""
+    model = TinyMLP(2, [3, 1], "tanh", 0)
+    ps = model.parameters()
+    step = TracedStep(model, lambda o, t: o[0] * 0.0, ps, zero_grad=lambda: engine.zero_grad(ps),
+                      update=lambda: None, l2=0.25)
+    got, _ = step([[0.5, 0.3]], [1.0])
+    traced_grads = [p.grad for p in ps]
+    engine.zero_grad(ps)
+    want = L2.scalar(ps, 0.25)
+    want.backward()
+    assert got == want.data and traced_grads == [p.grad for p in ps]
+
+
 def test_training_policy_lives_in_nn_not_in_the_engine() -> None:
     assert not hasattr(engine, "TracedStep") and "TracedStep" not in engine.__all__
-    assert nn.TracedStep is nn.traced_step.TracedStep and nn.train.TracedStep is nn.TracedStep
+    assert nn.TracedStep is nn.traced_step.TracedStep and nn.step.TracedStep is nn.TracedStep
