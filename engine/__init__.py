@@ -24,7 +24,7 @@ from .tensor_ops import (
     softmax,
     stack,
 )
-from .trace import Trace, TracedStep, TraceMismatchError, trace
+from .trace import Trace, TraceMismatchError, trace
 from .value import Value, apply, sum_values
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "Tensor",
     "Trace",
     "TraceMismatchError",
-    "TracedStep",
     "Value",
     "apply",
     "backward",

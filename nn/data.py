@@ -140,33 +140,38 @@ def as_dataset(X: Any, y: Any, nin: int | None = None) -> tuple[list[list[float]
     ``ValueError`` for empty data, a row of the wrong length (expected vs got),
     a non-finite number or a length mismatch; ``TypeError`` for a non-numeric entry.
     """
-    if isinstance(X, np.ndarray):
-        X = X.tolist()
-    if isinstance(y, np.ndarray):
-        y = y.tolist()
-    if isinstance(X, (str, bytes)) or not isinstance(X, Sequence):
-        raise TypeError(f"X must be a list of rows (or a numpy array), got {type(X).__name__}")
-    if isinstance(y, (str, bytes)) or not isinstance(y, Sequence):
-        raise TypeError(f"y must be a list of labels (or a numpy array), got {type(y).__name__}")
+    X = _as_list(X, "X", "a list of rows")
+    y = _as_list(y, "y", "a list of labels")
     if len(X) == 0:
         raise ValueError("empty data: X has no rows")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
-    rows: list[list[float]] = []
-    for i, row in enumerate(X):
-        if isinstance(row, np.ndarray):
-            row = row.tolist()
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise TypeError(f"row {i} of X is not a list of numbers: {type(row).__name__} {row!r:.60}")
-        if nin is not None and len(row) != nin:
-            raise ValueError(f"row {i} of X has {len(row)} values; the model expects {nin} inputs")
-        out = []
-        for j, v in enumerate(row):
-            if isinstance(v, bool) or not isinstance(v, Real):
-                raise TypeError(f"X[{i}][{j}] is not a number: {type(v).__name__} {v!r:.60}")
-            v = float(v)
-            if not math.isfinite(v):
-                raise ValueError(f"X[{i}][{j}] is {v!r}; inputs must be finite")
-            out.append(v)
-        rows.append(out)
-    return rows, list(y)
+    return [_as_row(i, row, nin) for i, row in enumerate(X)], list(y)
+
+
+def _as_list(data: Any, name: str, what: str) -> Sequence[Any]:
+    if isinstance(data, np.ndarray):
+        data = data.tolist()
+    if isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+        raise TypeError(f"{name} must be {what} (or a numpy array), got {type(data).__name__}")
+    return data
+
+
+def _as_row(i: int, row: Any, nin: int | None) -> list[float]:
+    """Row ``i`` of X as floats: a list of ``nin`` finite numbers."""
+    if isinstance(row, np.ndarray):
+        row = row.tolist()
+    if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+        raise TypeError(f"row {i} of X is not a list of numbers: {type(row).__name__} {row!r:.60}")
+    if nin is not None and len(row) != nin:
+        raise ValueError(f"row {i} of X has {len(row)} values; the model expects {nin} inputs")
+    return [_as_input(v, i, j) for j, v in enumerate(row)]
+
+
+def _as_input(v: Any, i: int, j: int) -> float:
+    if isinstance(v, bool) or not isinstance(v, Real):
+        raise TypeError(f"X[{i}][{j}] is not a number: {type(v).__name__} {v!r:.60}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"X[{i}][{j}] is {v!r}; inputs must be finite")
+    return v

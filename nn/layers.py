@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor, cross_entropy, linear
-from ..engine.state import STATE
+from ..engine import Tensor, linear, no_grad, scope
 from ..engine.tensor import to_array
 from .init import check_init
-from .module import Module, check_size
+from .module import Module, check_size, conversion
+from .tensor_losses import binary_cross_entropy, hinge, mse  # their home; kept here under their old names
 
 _DTYPES = ("float64", "float32")
 
@@ -268,15 +268,9 @@ class Sequential(Module):
         """Feed ``x`` (a Tensor, an array or nested lists) through every layer in turn."""
         if not isinstance(x, Tensor) and not isinstance(self.layers[0], Embedding):
             x = Tensor(x)
-        # engine.scope(f"layers.{i}") per layer, without a generator per layer per call
-        outer = STATE.scope
-        prefix = f"{outer}." if outer else ""
-        try:
-            for name, layer in zip(self._scopes, self.layers):
-                STATE.scope = prefix + name
+        for name, layer in zip(self._scopes, self.layers):
+            with scope(name):
                 x = layer(x)
-        finally:
-            STATE.scope = outer
         return x  # type: ignore[return-value]
 
     def __len__(self) -> int:
@@ -308,22 +302,16 @@ class Sequential(Module):
     # ------------------------------------------------------------ interop
     def to_torch(self) -> Any:
         """The equivalent ``torch.nn.Sequential`` with the same weights (needs torch)."""
-        from .convert import to_torch
-
-        return to_torch(self)
+        return conversion("to_torch")(self)
 
     @classmethod
     def from_torch(cls, module: Any, dtype: str | None = None) -> Sequential:
         """Import a torch stack of Linear and activation layers (see :func:`nn.convert.from_torch`)."""
-        from .convert import from_torch
-
-        return from_torch(module, dtype)
+        return conversion("from_torch")(module, dtype)  # type: ignore[no-any-return]
 
     def to_mlp(self) -> Module:
         """The equivalent scalar ``nn.MLP`` (see :func:`nn.convert.sequential_to_mlp`)."""
-        from .convert import sequential_to_mlp
-
-        return sequential_to_mlp(self)
+        return conversion("sequential_to_mlp")(self)  # type: ignore[no-any-return]
 
     def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
         """Class predictions (argmax of the outputs) for the rows of ``X``, without a graph."""
@@ -331,63 +319,12 @@ class Sequential(Module):
 
     def outputs(self, X: Any, batch_size: int = 1024) -> Iterator[np.ndarray]:
         """The output arrays for ``X`` in batches of ``batch_size`` rows, without a graph."""
-        from ..engine import no_grad
-
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         X = to_array(X) if not isinstance(self.layers[0], Embedding) else np.asarray(X)
         with no_grad():
             for b in range(0, len(X), batch_size):
                 yield self(X[b : b + batch_size]).data
-
-
-# ---------------------------------------------------------------- losses on tensors
-
-TensorLoss = Callable[[Tensor, Any], Tensor]
-
-
-def _targets_like(out: Tensor, target: Any, who: str) -> np.ndarray:
-    t = to_array(target, out.dtype)
-    if t.size != out.size:
-        raise ValueError(f"{who}: targets of shape {t.shape} do not match outputs of shape {out.shape}")
-    return t.reshape(out.shape)
-
-
-def mse(out: Tensor, target: Any) -> Tensor:
-    """Mean squared error ``mean((out - target)^2)`` over every number (targets reshaped to ``out``'s shape)."""
-    return ((out - _targets_like(out, target, "mse")) ** 2).mean()
-
-
-def hinge(out: Tensor, target: Any) -> Tensor:
-    """micrograd's SVM loss ``mean(relu(1 - y s))`` over every score s, labels y in {-1, +1}."""
-    t = _targets_like(out, target, "hinge")
-    if not np.all((t == 1.0) | (t == -1.0)):
-        bad = t[(t != 1.0) & (t != -1.0)].flat[0]
-        raise ValueError(f"hinge: label {bad!r} is not -1 or +1 (map 0/1 labels with 2*y - 1)")
-    return (1.0 - out * t).relu().mean()
-
-
-def binary_cross_entropy(out: Tensor, target: Any, eps: float = 1e-12) -> Tensor:
-    """``-mean(y log p + (1 - y) log(1 - p))`` for probabilities p (clipped to [eps, 1 - eps]), y in [0, 1]."""
-    t = _targets_like(out, target, "binary_cross_entropy")
-    if not np.all((t >= 0.0) & (t <= 1.0)):
-        raise ValueError(f"binary_cross_entropy: target {t[(t < 0) | (t > 1)].flat[0]!r} is not in [0, 1]")
-    p = out.data
-    if not np.all((p >= 0.0) & (p <= 1.0)):
-        raise ValueError(
-            f"binary_cross_entropy: prediction {p[~((p >= 0) & (p <= 1))].flat[0]!r} is not a probability "
-            "in [0, 1] (use a Sigmoid output)"
-        )
-    q = out.maximum(eps).minimum(1.0 - eps)  # router gates keep log away from 0
-    return -(t * q.log() + (1.0 - t) * (1.0 - q).log()).mean()
-
-
-TENSOR_LOSSES: dict[str, TensorLoss] = {
-    "mse": mse,
-    "binary_cross_entropy": binary_cross_entropy,
-    "cross_entropy": cross_entropy,
-    "hinge": hinge,
-}
 
 
 def takes_ids(model: Any) -> bool:
@@ -398,7 +335,6 @@ def takes_ids(model: Any) -> bool:
 
 
 __all__ = [
-    "TENSOR_LOSSES",
     "Embedding",
     "Flatten",
     "LeakyReLU",

@@ -13,7 +13,9 @@
 =========================  ==================================================
 
 Batch forms (lists of samples) return the mean over samples, so the same
-functions serve ``nn.fit``, whose losses are called as ``loss(outputs, targets)``.
+functions serve ``nn.fit``, whose losses are called as ``loss(outputs, targets)``;
+``nn.loss_registry`` names them, beside their tensor forms (``nn.tensor_losses``).
+What a target may be (hinge: -1 or +1, ...) is read from ``nn.labels``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value, apply, sum_values
+from .labels import SIGNS, UNIT, is_distribution
 
 
 def _value(x: Any, what: str) -> Value:
@@ -132,8 +135,8 @@ def binary_cross_entropy(p: Any, y: Any, from_logits: bool = False, eps: float =
     _pairs(p, y, pairs, "binary_cross_entropy")
     terms = []
     for i, (q, t) in enumerate(pairs):
-        if not 0.0 <= _number(t) <= 1.0:
-            raise ValueError(f"binary_cross_entropy: target {i} is {_number(t)!r}; targets must lie in [0, 1]")
+        if not UNIT.holds(_number(t)):
+            raise UNIT.in_loss(i, _number(t))
         if not from_logits and not 0.0 <= q.data <= 1.0:
             raise ValueError(
                 f"binary_cross_entropy: prediction {i} is {q.data!r}, not a probability in [0, 1] "
@@ -194,7 +197,7 @@ def _one_cross_entropy(logits: Sequence[Any], target: Any, where: str) -> Value:
             raise ValueError(f"{where}: target has {len(target)} entries but there are {k} logits")
         t = [_target(v, f"{where} target[{j}]") for j, v in enumerate(target)]
         numbers = [_number(v) for v in t]
-        if any(v < 0 for v in numbers) or abs(sum(numbers) - 1.0) > 1e-6:
+        if not is_distribution(numbers):
             raise ValueError(
                 f"{where}: target {numbers!r} is not a one-hot vector or a distribution (>= 0, sums to 1)"
             )
@@ -229,10 +232,8 @@ def hinge(scores: Any, labels: Any) -> Value:
     pairs: list[tuple[Value, float | Value]] = []
     _pairs(scores, labels, pairs, "hinge")
     for i, (_, y) in enumerate(pairs):
-        if _number(y) not in (-1.0, 1.0):
-            raise ValueError(
-                f"hinge: label {i} is {_number(y)!r}; labels must be -1 or +1 (map 0/1 labels with 2*y - 1)"
-            )
+        if not SIGNS.holds(_number(y)):
+            raise SIGNS.in_loss(i, _number(y))
     return _mean([(1.0 - y * s).relu() for s, y in pairs])
 
 
@@ -254,11 +255,3 @@ def l2(params: Any, alpha: float = 1e-4) -> Value:
     if not squares:
         raise ValueError("l2: no parameters given")
     return a * sum_values(squares)
-
-
-LOSSES = {
-    "mse": mse,
-    "binary_cross_entropy": binary_cross_entropy,
-    "cross_entropy": cross_entropy,
-    "hinge": hinge,
-}

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..engine import Value, scope, sum_values
 from .init import check_init, draw_weights, make_draw
-from .module import Module, check_size
+from .module import Module, check_size, conversion
 
 Activation = Callable[[Value], Value]
 
@@ -217,15 +217,11 @@ class MLP(Module):
     # ------------------------------------------------------------ interop
     def to_sequential(self, dtype: str = "float64") -> Module:
         """The equivalent tensor ``nn.Sequential`` with the same weights (see :func:`nn.convert.mlp_to_sequential`)."""
-        from .convert import mlp_to_sequential  # lazy: convert imports this module
-
-        return mlp_to_sequential(self, dtype)
+        return conversion("mlp_to_sequential")(self, dtype)  # type: ignore[no-any-return]
 
     def to_torch(self) -> Any:
         """The equivalent ``torch.nn.Sequential`` with the same weights, float64 (needs torch)."""
-        from .convert import to_torch  # lazy: convert imports this module
-
-        return to_torch(self)
+        return conversion("to_torch")(self)
 
     def __repr__(self) -> str:
         lines = [f"MLP({self.nin} -> {' -> '.join(map(str, self.nouts))}, {self.num_parameters()} parameters)"]

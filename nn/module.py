@@ -14,6 +14,13 @@ Saving writes architecture + weights as one JSON document (the
 rebuilds the module through a registry of module classes by name, so any
 subclass that reports its constructor arguments in :meth:`Module.config`
 can be saved and loaded.
+
+A model converts itself to another form (``mlp.to_sequential()``,
+``seq.to_mlp()``, ``seq.to_torch()``) through the functions of ``nn.convert``,
+which builds both kinds of model and so sits above them: convert registers its
+functions here (:func:`register_conversion`) when ``nn`` is imported, and a
+model's method looks its function up by name (:func:`conversion`) instead of
+importing the module above it.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from numbers import Real
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,8 +40,24 @@ FORMAT = "tracegrad-model"
 VERSION = 1
 
 M = TypeVar("M", bound="Module")
+F = TypeVar("F", bound=Callable[..., Any])
 
 _REGISTRY: dict[str, type[Module]] = {}
+_CONVERSIONS: dict[str, Callable[..., Any]] = {}
+
+
+def register_conversion(fn: F) -> F:
+    """Make ``fn`` (a function of ``nn.convert``) the conversion named ``fn.__name__``."""
+    _CONVERSIONS[fn.__name__] = fn
+    return fn
+
+
+def conversion(name: str) -> Callable[..., Any]:
+    """The conversion ``nn.convert`` registered as ``name`` (e.g. ``"mlp_to_sequential"``)."""
+    try:
+        return _CONVERSIONS[name]
+    except KeyError:
+        raise RuntimeError(f"no conversion {name!r}: it is registered when tracegrad.nn is imported") from None
 
 
 def registered(name: str) -> type[Module]:

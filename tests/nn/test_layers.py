@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from tracegrad import engine, nn
-from tracegrad.engine import Tensor
+from tracegrad.engine import Tensor, Value
 from tracegrad.nn.layers import (
     Embedding,
     Flatten,
@@ -202,3 +203,57 @@ def test_layer_argument_errors_are_specific() -> None:
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         seq.predict(np.zeros((4, 2)), batch_size=0)
     assert seq.predict(np.zeros((5, 2)), batch_size=2).shape == (5,)
+
+
+# ---------------------------------------------------------------- scopes: through engine.scope, never engine state
+
+
+class _Probe(Module):
+    """A layer that makes Value nodes (as a custom layer may), recording them."""
+
+    made: list[Value] = []
+
+    def __call__(self, x: Any) -> Any:
+        self.made.append(Value(1.0) * Value(2.0))
+        return x
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+
+class _QuietProbe(_Probe):
+    """A layer that switches grad mode inside (the engine refreshes its fast-path flag on the way out)."""
+
+    def __call__(self, x: Any) -> Any:
+        with engine.no_grad():
+            pass
+        return super().__call__(x)
+
+
+def test_sequential_records_each_layers_scope_on_every_node() -> None:
+    """Sequential enters engine.scope per layer: a node made inside layer i carries scope layers.i (Values read
+    the engine's fast-path flag, which only engine.scope keeps in step), and nothing leaks out of the call."""
+    made = _Probe.made
+    made.clear()
+    net = Sequential(_Probe(), ReLU(), _Probe())
+    out = net(np.ones((1, 2)))
+    assert [v.scope for v in made] == ["layers.0", "layers.2"] and out.scope == "layers.1"
+    assert all(len(v.parents) == 2 for v in made)
+    with engine.scope("outer"):
+        net(np.ones((1, 2)))
+    assert [v.scope for v in made[2:]] == ["outer.layers.0", "outer.layers.2"]
+    Sequential(_QuietProbe(), _Probe())(np.ones((1, 2)))
+    assert [v.scope for v in made[4:]] == ["layers.0", "layers.1"]
+    after = Value(1.0) * Value(2.0)
+    assert after.scope == "" and engine.current_scope() == ""
+
+
+def test_sequential_under_no_grad_records_no_parents() -> None:
+    made = _Probe.made
+    made.clear()
+    net = Sequential(_QuietProbe(), Linear(2, 2, seed=0), _Probe())
+    with engine.no_grad():
+        out = net(np.ones((1, 2)))
+    assert [v.scope for v in made] == ["layers.0", "layers.2"]
+    assert all(not v.parents for v in made) and not out.parents
+    assert len((Value(1.0) * Value(2.0)).parents) == 2  # recording again after the block

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tracegrad import engine, nn
 from tracegrad.engine import Tensor, Value
 from tracegrad.nn import layers as tl
-from tracegrad.nn import losses as sl
+from tracegrad.nn.loss_registry import LOSSES, TENSOR_LOSSES
 
 from tests.support import require
 
@@ -266,11 +266,11 @@ def test_tensor_losses_match_the_scalar_losses_and_torch(n: int, k: int, loss: s
     target = {"mse": rng.normal(size=(n, k)), "hinge": rng.choice([-1.0, 1.0], size=(n, k)),
               "binary_cross_entropy": rng.uniform(0, 1, size=(n, k))}[loss]
     t_out = Tensor(out, requires_grad=True)
-    value = tl.TENSOR_LOSSES[loss](t_out, target)
+    value = TENSOR_LOSSES[loss](t_out, target)
     value.backward()
     # the scalar path's loss on the same numbers
     v_out = [[Value(float(x)) for x in row] for row in out]
-    scalar = sl.LOSSES[loss](v_out, target.tolist())
+    scalar = LOSSES[loss](v_out, target.tolist())
     scalar.backward()
     assert value.item() == pytest.approx(scalar.data, rel=1e-12, abs=1e-15)
     np.testing.assert_allclose(t_out.grad, [[v.grad for v in row] for row in v_out], rtol=1e-12, atol=1e-15)
@@ -290,7 +290,7 @@ def test_tensor_losses_pass_gradcheck() -> None:
     out = rng.uniform(0.1, 0.9, size=(4, 2))
     for name, target in (("mse", rng.normal(size=(4, 2))), ("hinge", np.where(out > 0.5, -1.0, 1.0)),
                          ("binary_cross_entropy", rng.uniform(0, 1, size=(4, 2)))):
-        report = engine.gradcheck(lambda o, f=tl.TENSOR_LOSSES[name], t=target: f(o, t), [out])
+        report = engine.gradcheck(lambda o, f=TENSOR_LOSSES[name], t=target: f(o, t), [out])
         assert all(r.ok for r in report), name
 
 

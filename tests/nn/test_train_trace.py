@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tracegrad import nn
-from tracegrad.engine import TracedStep
-from tracegrad.nn.losses import LOSSES
-from tracegrad.nn.train import make_step
+from tracegrad.nn import TracedStep
+from tracegrad.nn.loss_registry import LOSSES
+from tracegrad.nn.step import make_step
 
 from tests.support import require
 
@@ -86,7 +86,7 @@ def test_multiclass_cross_entropy_traced_equals_dynamic_with_one_trace(onehot: b
         steps.append(TracedStep(*args, **kw))
         return steps[-1]
 
-    monkeypatch.setattr(nn.train, "TracedStep", recording)
+    monkeypatch.setattr(nn.step, "TracedStep", recording)
 
     def make() -> tuple[nn.MLP, nn.Adam]:
         model = nn.MLP(25, [6, 10], activation="tanh", init="xavier", seed=1)

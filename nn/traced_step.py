@@ -1,0 +1,270 @@
+"""``TracedStep``: one training step as replayed programs (what ``fit(..., trace=True)`` runs).
+
+The lecture's step (zero_grad, feedforward, loss + l2 penalty, backward,
+update), recorded once with ``engine.trace`` and replayed on every batch
+without building Values.  It uses only the engine's public ``Trace`` API
+(``trace(...)``, calling a trace, ``.batch``, ``.backward``, ``.validate``,
+``.aux``); the loss and the L2 penalty come from ``nn.loss_registry``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from ..engine import Trace, TraceMismatchError, Value, trace
+from .loss_registry import L2, LossFn, resolve_loss
+
+Run = tuple[Trace, list[int]]  # a trace and the batch rows it replays
+
+
+class TracedStep:
+    """One training step as replayed programs: what ``nn.fit(..., trace=True)`` runs.
+
+    ``TracedStep(model, loss, params, zero_grad=..., update=..., l2=0.0)`` is
+    called as ``step(xs, ys) -> (loss number, outputs)``, like ``nn``'s
+    dynamic step: zero_grad, forward, loss (+ l2 * sum p^2), backward, update.
+    ``loss`` is a name from ``nn.loss_registry`` (its scalar form) or a callable
+    ``loss(outputs, targets) -> Value``.
+
+    ``batched=True`` (for a loss that is a mean - or with ``reduce="sum"`` a
+    sum - over samples): the per-sample program ``loss([model(x)], [y])`` is
+    traced once and replayed over the whole batch with ``Trace.batch``.
+    ``batched=False``: the whole batch's loss is traced (once per batch size)
+    and replayed as one scalar program.  ``targets="constant"`` bakes each
+    distinct target into its own trace (for targets that pick, rather than
+    enter, the arithmetic - a class index for cross-entropy, or a loss that
+    reads ``float(y)``); ``"input"`` feeds targets as numbers; ``"auto"`` (the
+    default) feeds them as numbers if a re-trace with another target validates
+    (``Trace.validate``; another row's target, or for a batch with one
+    target, targets made from it), else bakes them.  A non-finite
+    loss raises ``FloatingPointError`` before any weight changes.
+    """
+
+    def __init__(
+        self,
+        model: Callable[[Any], Any],
+        loss: str | LossFn,
+        params: Iterable[Value],
+        *,
+        zero_grad: Callable[[], None],
+        update: Callable[[], None],
+        l2: float = 0.0,
+        batched: bool = True,
+        reduce: str = "mean",
+        targets: str = "auto",
+    ) -> None:
+        if reduce not in ("mean", "sum"):
+            raise ValueError(f"TracedStep: reduce must be 'mean' or 'sum', got {reduce!r}")
+        if targets not in ("auto", "input", "constant"):
+            raise ValueError(f"TracedStep: targets must be 'auto', 'input' or 'constant', got {targets!r}")
+        if isinstance(l2, bool) or not isinstance(l2, Real) or not math.isfinite(l2) or l2 < 0:
+            raise ValueError(f"TracedStep: l2 must be a finite number >= 0, got {l2!r}")
+        self.model = model
+        self.loss: LossFn = resolve_loss(loss).scalar  # type: ignore[assignment]
+        self.params = list(params)
+        self.zero_grad, self.update = zero_grad, update
+        self.batched, self.reduce, self.targets = batched, reduce, targets
+        self.l2 = float(l2)
+        self._traces: dict[Any, Trace] = {}
+        self._undecided: set[Any] = set()  # targets whose made-up alternatives the loss refused
+        self._penalty: Trace | None = None
+        if self.l2 and self.params:
+            alpha, ps = self.l2, self.params
+            self._penalty = trace(lambda: L2.scalar(ps, alpha), params=ps)
+
+    def _sample(self, x: Any, y: Any) -> tuple[Value, Any]:
+        out = self.model(x)
+        return self.loss([out], [y]), out
+
+    def _whole(self, xs: Any, ys: Any) -> tuple[Value, Any]:
+        """The whole batch's loss (``batched=False``): ``loss([model(x) ...], ys)``."""
+        outs = [self.model(x) for x in xs]
+        return self.loss(outs, list(ys)), outs
+
+    def _trace_for(self, key: Any, fn: Callable[..., Any], *example: Any) -> Trace:
+        g = self._traces.get(key)
+        if g is None:
+            g = self._traces[key] = trace(fn, *example, params=self.params)
+        return g
+
+    # ------------------------------------------------------------ one step
+    def __call__(self, xs: Sequence[Any], ys: Sequence[Any]) -> tuple[float, list[Any]]:
+        """One step on a batch: ``(loss, model outputs as numbers)``; weights updated."""
+        if len(xs) != len(ys) or not len(xs):
+            raise ValueError(f"TracedStep: need as many targets as rows (>0), got {len(xs)} and {len(ys)}")
+        targets = self._targets(xs, ys)
+        if not self.batched:
+            return self._whole_batch(xs, ys, targets)
+        return self._per_sample(self._runs(xs, ys, targets), xs, ys, targets)
+
+    def _targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str:
+        """How this batch's targets enter its program: ``"input"`` or ``"constant"``."""
+        if self.targets != "auto":
+            return self.targets
+        decided = self._decide_targets(xs, ys)
+        if decided is not None:
+            self.targets = decided
+        return decided or "constant"
+
+    def _whole_batch(self, xs: Sequence[Any], ys: Sequence[Any], targets: str) -> tuple[float, list[Any]]:
+        """``batched=False``: the batch's program, replayed once."""
+        n = len(xs)
+        if targets == "input":
+            g = self._trace_for(("batch", n), self._whole, xs, ys)
+            total = g(xs, ys)
+        else:
+            baked = list(ys)
+            g = self._trace_for(("batch", n, tuple(_key(y) for y in ys)), lambda bx: self._whole(bx, baked), xs)
+            total = g(xs)
+        return self._finish([(g, total, 1.0)], g.aux)
+
+    def _runs(self, xs: Sequence[Any], ys: Sequence[Any], targets: str) -> list[Run]:
+        """The per-sample traces this batch replays: one for every row, or one per distinct baked target."""
+        if targets == "input":
+            return [(self._trace_for("sample", self._sample, xs[0], ys[0]), list(range(len(xs))))]
+        by_target: dict[Any, list[int]] = {}
+        for i, y in enumerate(ys):
+            by_target.setdefault(_key(y), []).append(i)
+        runs = []
+        for key, rows in by_target.items():
+            y0 = ys[rows[0]]
+            runs.append((self._trace_for(key, lambda x, y0=y0: self._sample(x, y0), xs[rows[0]]), rows))
+        return runs
+
+    def _per_sample(self, runs: list[Run], xs: Sequence[Any], ys: Sequence[Any],
+                    targets: str) -> tuple[float, list[Any]]:
+        """``batched=True``: each run's mean (or sum) over its rows, weighted into the batch's."""
+        n = len(xs)
+        parts = []
+        outputs: list[Any] = [None] * n
+        for g, rows in runs:
+            bx = [xs[i] for i in rows]
+            args = (bx, [ys[i] for i in rows]) if targets == "input" else (bx,)
+            try:
+                value = g.batch(*args, reduce=self.reduce)
+            except FloatingPointError:
+                raise self._bad_row(g, rows, xs, ys) from None
+            parts.append((g, value, len(rows) / n if self.reduce == "mean" else 1.0))
+            for j, i in enumerate(rows):
+                outputs[i] = _pick(g.aux, j)
+        return self._finish(parts, outputs)
+
+    def _bad_row(self, g: Trace, rows: list[int], xs: Sequence[Any], ys: Sequence[Any]) -> FloatingPointError:
+        """The error naming the first row whose loss is not finite."""
+        bad = next(i for i in rows if not math.isfinite(self._one(g, xs[i], ys[i])))
+        return FloatingPointError(
+            f"the loss became {self._one(g, xs[bad], ys[bad])!r} on row {bad} of the batch; "
+            "weights were not updated (lower the learning rate?)"
+        )
+
+    def _one(self, g: Trace, x: Any, y: Any) -> float:
+        """One row's loss through the trace (to name the row that went non-finite)."""
+        try:
+            return g(x, y) if self.targets == "input" else g(x)
+        except (ArithmeticError, ValueError):
+            return math.nan
+
+    def _finish(self, parts: list[tuple[Trace, float, float]], outputs: Any) -> tuple[float, list[Any]]:
+        """The weighted total (+ the penalty), checked finite; then zero_grad, backward, update."""
+        total = sum(w * v for _, v, w in parts)
+        penalty = self._penalty() if self._penalty is not None else 0.0
+        total += penalty
+        if not math.isfinite(total):
+            raise FloatingPointError(
+                f"the loss became {total!r}; weights were not updated (lower the learning rate?)"
+            )
+        self.zero_grad()
+        for g, _, w in parts:
+            g.backward(w)
+        if self._penalty is not None:
+            self._penalty.backward()
+        self.update()
+        return total, list(outputs)
+
+    # ------------------------------------------------------------ targets: numbers or baked in
+    def _decide_targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str | None:
+        """'input' if the program takes targets as numbers, 'constant' to bake each one in, None: undecided.
+
+        Checked by re-tracing (``Trace.validate``) with other targets.  A
+        batch with two distinct targets decides: the same program with another
+        row's target means 'input', anything else 'constant' (as before).  A
+        batch whose rows share one target (batch size 1, say) tries targets made
+        from it (its negation - 1 for 0 - and it plus 1), so regression targets
+        do not make a new trace per step: the same program means 'input', another
+        program 'constant'; an error (a loss that refuses such a target) leaves it
+        undecided (None: this batch bakes its target; a later batch decides).
+        """
+        y0 = ys[0]
+        row = next((i for i, y in enumerate(ys) if _key(y) != _key(y0)), None)
+        if row is None and _key(y0) in self._undecided:
+            return None
+        key, fn, example, trials = self._trials(xs, ys, row)
+        if not trials:
+            return "constant"
+        try:
+            g = self._trace_for(key, fn, *example)
+            for x, y in trials:
+                g.validate(x, y)
+        except TraceMismatchError:
+            self._traces.pop(key, None)
+            return "constant"
+        except (TypeError, ValueError, IndexError, KeyError, ArithmeticError):
+            self._traces.pop(key, None)
+            if row is not None:
+                return "constant"
+            self._undecided.add(_key(y0))
+            return None
+        return "input"
+
+    def _trials(self, xs: Sequence[Any], ys: Sequence[Any], row: int | None) -> tuple[Any, Callable[..., Any],
+                                                                                     tuple[Any, Any], list[Any]]:
+        """``(trace key, fn, example, trials)``: the program that takes targets, and the (x, y) to validate it on.
+
+        ``row``: a row whose target differs from row 0's (None: every row shares it).
+        """
+        y0 = ys[0]
+        if self.batched:
+            if row is not None:
+                return "sample", self._sample, (xs[0], y0), [(xs[row], ys[row])]
+            return "sample", self._sample, (xs[0], y0), [(xs[0], y) for y in _alternatives(y0)]
+        key = ("batch", len(xs))
+        if row is not None:
+            return key, self._whole, (xs, ys), [(xs, [*ys[1:], y0])]  # every row gets another row's target
+        alts = [_alternatives(y) for y in ys]
+        width = min(len(a) for a in alts)
+        return key, self._whole, (xs, ys), [(xs, [a[k] for a in alts]) for k in range(width)]
+
+
+def _key(y: Any) -> Any:
+    if isinstance(y, np.ndarray):
+        return tuple(y.tolist())
+    return tuple(y) if isinstance(y, list) else y
+
+
+def _alternatives(y: Any) -> list[Any]:
+    """Targets of ``y``'s kind with other numbers: ``-y`` (1 for 0) and ``y + 1``; [] for non-numbers."""
+    if isinstance(y, (bool, np.bool_)):
+        return []
+    if isinstance(y, Real):
+        kind = type(y)
+        return [kind(-y) if y != 0 else kind(1), kind(y + 1)]
+    if isinstance(y, np.ndarray) and y.dtype.kind in "iuf" and y.size:
+        return [np.where(y != 0, -y, 1).astype(y.dtype), y + 1]
+    if isinstance(y, (list, tuple)) and y and all(isinstance(v, Real) and not isinstance(v, bool) for v in y):
+        return [type(y)(-v if v != 0 else 1 for v in y), type(y)(v + 1 for v in y)]
+    return []
+
+
+def _pick(aux: Any, j: int) -> Any:
+    """Sample j's numbers out of batched aux results (arrays per slot)."""
+    if isinstance(aux, list):
+        return [_pick(a, j) for a in aux]
+    return float(aux[j])
+
+
+__all__ = ["TracedStep"]
