@@ -10,6 +10,7 @@ results).  Then::
     loss = g.batch(*inputs)  # the same program over a batch (numpy), mean or sum
     g.backward()             # ... the batch's summed / averaged gradients
     print(g)                 # three-address code;  g.ops / g.slots to inspect
+    r = g.inspect(*inputs)   # one private replay: r.values, r.local_grads, r.grads per slot
 
 Every forward value and local gradient comes from the op table (``op.fn`` for
 the scalar replay, ``op.array_fn`` for the batch); the tracer writes no rule of
@@ -41,7 +42,7 @@ The tracer lives in rooms, one job each (no room imports this module):
 * :mod:`engine.trace_replay`: the reference replay, op by op, every slot kept
   (``Replay``);
 * :mod:`engine.trace_program`: ``Trace`` and ``trace`` (call, validate,
-  backward, batch).
+  backward, batch, inspect).
 
 This module re-exports them and holds ``TracedStep``, the traced training step.
 """

@@ -4,9 +4,10 @@
 and returns a :class:`Trace`; calling it replays the program with the
 straight-line Python or the grouped numpy form (:mod:`engine.trace_compile`),
 ``backward`` differentiates the last replay into the parameters' ``.grad``,
-``batch`` replays it over a batch and ``validate`` re-traces to catch a
-program that depends on the numbers; an op that fails is named by the
-reference replay (:mod:`engine.trace_replay`).
+``batch`` replays it over a batch, ``validate`` re-traces to catch a program
+that depends on the numbers, and ``inspect`` gives every slot's value, local
+gradients and gradient of one replay (:mod:`engine.trace_replay`; an op that
+fails is named by it) without touching any ``.grad``.
 
 Imports ``trace_record``, ``trace_compile``, ``trace_replay`` and ``value``.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .trace_compile import Group, backprop_groups, compile_scalar, plan_batch, run_groups
+from .trace_compile import Group, backprop_groups, compile_scalar, group_locals, plan_batch, run_groups
 from .trace_record import (
     Instr,
     Program,
@@ -28,11 +29,14 @@ from .trace_record import (
     input_numbers,
     mismatch,
     param_list,
+    program_of,
     program_text,
+    rebuild,
     rebuild_numbers,
     record,
 )
-from .trace_replay import forward_values
+from .trace_replay import Replay, forward_values
+from .trace_replay import replay as replay_program
 from .value import Value
 
 __all__ = ["Trace", "TraceMismatchError", "trace"]
@@ -78,9 +82,11 @@ def _seed(grad: Any, where: str) -> float:
 class Trace:
     """A recorded computation: a static op list over slots, replayable without Values.
 
-    Build one with :func:`trace`.  ``g.ops`` (``Instr(out, op, args)`` in
-    topological order), ``g.slots`` (``Slot(index, kind, name, label, scope,
-    value)``), ``g.output``, ``g.params``, ``g.source`` (the compiled Python).
+    Build one with :func:`trace` (or :meth:`from_graph`).  ``g.ops``
+    (``Instr(out, op, args)`` in topological order), ``g.slots`` (``Slot(index,
+    kind, name, label, scope, value)``), ``g.output``, ``g.params``,
+    ``g.source`` (the compiled Python); ``g.inspect(*inputs)`` for every
+    slot's numbers of one replay.
     """
 
     def __init__(
@@ -91,9 +97,38 @@ class Trace:
         replay: str = "auto",
     ) -> None:
         _check_mode(replay)
-        self._fn = fn
+        self._fn: Callable[..., Any] | None = fn
         self._param_spec = params
         self._setup(record(fn, example_inputs, params), replay)
+
+    @classmethod
+    def from_graph(
+        cls,
+        output: Value,
+        inputs: Sequence[Value],
+        *,
+        aux: Any = None,
+        params: Iterable[Value] | None = None,
+        replay: str = "auto",
+    ) -> Trace:
+        """The program of a graph already built: ``output`` (and ``aux`` Values) over the leaves ``inputs``.
+
+        Every other leaf is a parameter (``params=None``: its ``.data`` read
+        at each replay) or, if ``params`` lists others, a constant.  There is
+        no ``fn`` to re-trace, so :meth:`validate` raises ``TypeError``.
+        """
+        _check_mode(replay)
+        if type(output) is not Value:
+            raise TypeError(f"trace.from_graph: output must be a Value, got {type(output).__name__}")
+        leaves = list(inputs)
+        for i, v in enumerate(leaves):
+            if type(v) is not Value or v.parents:
+                raise TypeError(f"trace.from_graph: inputs[{i}] must be a leaf Value, got {v!r:.60}")
+        g = cls.__new__(cls)
+        g._fn = None
+        g._param_spec = None if params is None else param_list(params)
+        g._setup(program_of(output, aux, leaves, (None,) * len(leaves), g._param_spec), replay)
+        return g
 
     def _setup(self, program: Program, replay: str) -> None:
         self._p = program
@@ -210,6 +245,8 @@ class Trace:
     def validate(self, *inputs: Any) -> None:
         """Re-trace ``fn`` on ``inputs``; raise :class:`TraceMismatchError` if the program differs."""
         input_numbers(self._p, inputs)
+        if self._fn is None:
+            raise TypeError("trace.validate: a Trace made by Trace.from_graph has no fn to re-trace")
         diff = mismatch(self._p, record(self._fn, inputs, self._param_spec))
         if diff is None:
             return
@@ -273,3 +310,45 @@ class Trace:
         grads_p = [v.grad + s for v, s in zip(p.params, sums.tolist())]
         grads_x = [G[k] for k in p.input_slots]
         return grads_p, grads_x
+
+    # ------------------------------------------------------------ the public replay
+    def inspect(self, *inputs: Any, grad: float | None = 1.0, batch: bool = False) -> Replay:
+        """One replay with every slot's numbers: values, local gradients, gradients.
+
+        ``inputs`` as for ``g(*inputs)``; none: those of the last ``g(...)``
+        replay, else the traced example.  Runs the reference replay (op by op
+        through the op table; ``backward`` by downstream = local x upstream,
+        seed ``grad``, ``None`` for values only) and returns a :class:`Replay`.
+        ``batch=True``: ``inputs`` as for :meth:`batch`, replayed by the
+        grouped numpy form, each sample seeded with ``grad``.  Private: no
+        parameter's ``.grad``, nor ``g.aux`` or what ``backward`` differentiates,
+        changes.  An op that fails raises its error, naming the instruction.
+        """
+        seed = None if grad is None else _seed(grad, "trace.inspect")
+        if batch:
+            return self._inspect_batch(inputs, seed)
+        if inputs:
+            numbers = input_numbers(self._p, inputs)
+        elif self.last_inputs is not None:
+            numbers = self.last_inputs
+        else:
+            numbers = [self._p.slots[k].value for k in self._p.input_slots]
+        return replay_program(self._p, numbers, seed)
+
+    def _inspect_batch(self, inputs: Sequence[Any], seed: float | None) -> Replay:
+        p = self._p
+        V, saved = run_groups(self._groups, p, batch_columns(p, inputs))
+        G = None
+        if seed is not None:
+            G = np.zeros_like(V)
+            G[p.output] = seed
+            backprop_groups(self._groups, saved, G)
+        aux = rebuild_numbers(p.aux_shape, list(V[list(p.aux_slots)]))
+        local_grads = group_locals(self._groups, saved, p.ops)
+        return Replay(V[list(p.input_slots)], V, local_grads, G, V[p.output], aux)
+
+    def rebuild(self, numbers: Sequence[Any]) -> list[Any]:
+        """Flat input numbers (``n_inputs`` of them) as the traced arguments: ``g(*g.rebuild(flat))``."""
+        if len(numbers) != self._p.n_inputs:
+            raise ValueError(f"trace.rebuild: got {len(numbers)} numbers, the trace takes {self._p.n_inputs}")
+        return rebuild(self._p.shapes, numbers)

@@ -1,7 +1,7 @@
 """Every op of the op table, through every compiled form of a trace, against the dynamic engine.
 
 The straight-line Python replay, the grouped-numpy replay (one sample and a
-batch) and the reference replay (:meth:`Trace.replay`) are the trace's three
+batch) and the reference replay (:meth:`Trace.inspect`) are the trace's three
 ways to run a program; each must give the numbers the dynamic engine gives
 (``engine.apply`` + ``backward``) for each op in ``engine.OPS``, with a
 parameter among the op's inputs, an unused input and fan-out.
@@ -99,3 +99,16 @@ def test_every_op_replays_like_the_dynamic_engine(op: Op, wiring: str) -> None:
     assert close([total, q.grad, w.grad], [sum(e[i] for e in want) for i in (0, 3, 4)])
     for j, expected in enumerate(want):
         assert close([gx[0][j], gx[1][j]], expected[1:3])
+    # the public replay: every slot's gradient, one sample (reference) or a batch (grouped)
+    slot = {s.name: s.index for s in g.slots}  # a unary op reads no q: its gradient is 0
+
+    def grads(r: Any, j: int | None = None) -> list[float]:
+        got = [r.output, *(r.grads[slot[n]] if n in slot else 0.0 for n in ("x0", "x1", "q", "w"))]
+        return got if j is None else [x if isinstance(x, float) else x[j] for x in got]
+
+    engine.zero_grad([q, w])
+    batch = g.inspect(X[:, 0], X[:, 2], batch=True)
+    for j, (row, expected) in enumerate(zip(rows, want)):
+        assert close(grads(g.inspect(row[0], row[2])), expected)
+        assert close(grads(batch, j), expected)
+    assert q.grad == w.grad == 0.0  # private: no .grad changes
