@@ -27,7 +27,7 @@ import numpy as np
 from .ops import Op
 from .trace_record import Instr, Program
 
-__all__ = ["Group", "backprop_groups", "compile_scalar", "group_locals", "plan_batch", "run_groups"]
+__all__ = ["Group", "backprop_groups", "compile_scalar", "plan_batch", "run_groups"]
 
 
 # ---------------------------------------------------------------- straight-line Python
@@ -206,13 +206,3 @@ def backprop_groups(groups: Sequence[Group], saved: Sequence[Any], G: np.ndarray
                 order, rows, starts = g.scatter
                 G[rows] += np.add.reduceat(C.reshape(-1, n)[order], starts, axis=0)
     return G
-
-
-def group_locals(groups: Sequence[Group], saved: Sequence[Any], ops: Sequence[Instr]) -> list[tuple[Any, ...]]:
-    """The grouped locals per instruction, in ``ops`` order: one array (or constant float) per argument."""
-    position = {ins.out: i for i, ins in enumerate(ops)}
-    out: list[tuple[Any, ...]] = [()] * len(ops)
-    for g, locs in zip(groups, saved):
-        for j, k in enumerate(g.outs.tolist()):
-            out[position[k]] = tuple(local[j] if np.ndim(local) else local for local in locs)
-    return out

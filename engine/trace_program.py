@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .trace_compile import Group, backprop_groups, compile_scalar, group_locals, plan_batch, run_groups
+from .trace_compile import Group, backprop_groups, compile_scalar, plan_batch, run_groups
 from .trace_record import (
     Instr,
     Program,
@@ -316,36 +316,25 @@ class Trace:
         """One replay with every slot's numbers: values, local gradients, gradients.
 
         ``inputs`` as for ``g(*inputs)``; none: those of the last ``g(...)``
-        replay, else the traced example.  Runs the reference replay (op by op
-        through the op table; ``backward`` by downstream = local x upstream,
-        seed ``grad``, ``None`` for values only) and returns a :class:`Replay`.
-        ``batch=True``: ``inputs`` as for :meth:`batch`, replayed by the
-        grouped numpy form, each sample seeded with ``grad``.  Private: no
-        parameter's ``.grad``, nor ``g.aux`` or what ``backward`` differentiates,
-        changes.  An op that fails raises its error, naming the instruction.
+        replay, else the traced example.  The reference replay runs the
+        program op by op through the op table, then backward (downstream =
+        local x upstream, seed ``grad``; ``None``: values only), and returns a
+        :class:`Replay`.  ``batch=True``: ``inputs`` as for :meth:`batch`, each
+        op's ``array_fn`` element-wise, each sample seeded with ``grad``.
+        Private: no parameter's ``.grad``, nor ``g.aux`` or what ``backward``
+        differentiates, changes.  An op that fails raises its error, naming it.
         """
         seed = None if grad is None else _seed(grad, "trace.inspect")
+        p = self._p
         if batch:
-            return self._inspect_batch(inputs, seed)
+            return replay_program(p, list(batch_columns(p, inputs)), seed, batch=True)
         if inputs:
-            numbers = input_numbers(self._p, inputs)
+            numbers = input_numbers(p, inputs)
         elif self.last_inputs is not None:
             numbers = self.last_inputs
         else:
-            numbers = [self._p.slots[k].value for k in self._p.input_slots]
-        return replay_program(self._p, numbers, seed)
-
-    def _inspect_batch(self, inputs: Sequence[Any], seed: float | None) -> Replay:
-        p = self._p
-        V, saved = run_groups(self._groups, p, batch_columns(p, inputs))
-        G = None
-        if seed is not None:
-            G = np.zeros_like(V)
-            G[p.output] = seed
-            backprop_groups(self._groups, saved, G)
-        aux = rebuild_numbers(p.aux_shape, list(V[list(p.aux_slots)]))
-        local_grads = group_locals(self._groups, saved, p.ops)
-        return Replay(V[list(p.input_slots)], V, local_grads, G, V[p.output], aux)
+            numbers = [p.slots[k].value for k in p.input_slots]
+        return replay_program(p, numbers, seed)
 
     def rebuild(self, numbers: Sequence[Any]) -> list[Any]:
         """Flat input numbers (``n_inputs`` of them) as the traced arguments: ``g(*g.rebuild(flat))``."""

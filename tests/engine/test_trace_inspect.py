@@ -53,19 +53,26 @@ def test_inspect_is_private_and_defaults_to_the_last_replay() -> None:
     assert g.inspect().inputs == [0.5, 1.0]  # after a batch: the example again
 
 
-def test_inspect_batch_is_the_grouped_form_per_sample() -> None:
+def test_inspect_batch_is_the_array_rules_per_sample() -> None:
     w = Value(0.5, "w")
-    g = trace(lambda x: ((w * x).tanh(), [w * x]), 1.0, params=[w])
+    g = trace(lambda x: ((w * x).tanh() + (w * w).relu(), [w * x, w * w]), 1.0, params=[w])
     X = np.array([0.3, -2.0, 4.0])
     r = g.inspect(X, batch=True)
-    assert r.values.shape == (len(g.slots), 3) and r.inputs.shape == (1, 3)
-    assert r.aux[0].tolist() == (0.5 * X).tolist()
+    assert len(r.values) == len(g.slots) and len(r.inputs) == 1 and r.inputs[0].tolist() == X.tolist()
+    assert [a.tolist() for a in r.aux] == [(0.5 * X).tolist(), [0.25] * 3]  # per sample, as g.batch's
     for j, x in enumerate(X.tolist()):
         one = g.inspect(x)
+
+        def at(v: object, j: int = j) -> float:
+            return v if np.ndim(v) == 0 else v[j]  # type: ignore[index, return-value]
+
         assert r.output[j] == pytest.approx(one.output, rel=1e-15)
-        assert r.grads[:, j] == pytest.approx(one.grads, rel=1e-15)
+        assert [at(v) for v in r.grads] == pytest.approx(one.grads, rel=1e-15)
+        assert [at(v) for v in r.values] == pytest.approx(one.values, rel=1e-15)
         for got, want in zip(r.local_grads, one.local_grads):
-            assert [loc if isinstance(loc, float) else loc[j] for loc in got] == pytest.approx(list(want))
+            assert [at(d) for d in got] == pytest.approx(list(want), rel=1e-15)
+    with pytest.raises(ValueError, match=r"log: .*\(replay of t0 = log\(x0\), over a batch\)"):
+        trace(lambda x: x.log(), 1.0).inspect([1.0, -1.0], batch=True)
 
 
 def test_inspect_errors_name_the_instruction() -> None:
