@@ -113,9 +113,9 @@ class Trace:
     ) -> Trace:
         """The program of a graph already built: ``output`` (and ``aux`` Values) over the leaves ``inputs``.
 
-        Every other leaf is a parameter (``params=None``: its ``.data`` read
-        at each replay) or, if ``params`` lists others, a constant.  There is
-        no ``fn`` to re-trace, so :meth:`validate` raises ``TypeError``.
+        ``params``: the leaves whose ``.data`` each replay reads (``None``:
+        every leaf that is not an input); every other leaf is a constant.
+        There is no ``fn`` to re-trace, so :meth:`validate` raises ``TypeError``.
         """
         _check_mode(replay)
         if type(output) is not Value:
