@@ -24,7 +24,7 @@ from .tensor_ops import (
     softmax,
     stack,
 )
-from .trace import Trace, TraceMismatchError, trace
+from .trace import Replay, Trace, TraceMismatchError, trace
 from .value import Value, apply, sum_values
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Step",
     "TENSOR_OPS",
     "Tensor",
+    "Replay",
     "Trace",
     "TraceMismatchError",
     "Value",

@@ -6,8 +6,8 @@ selects the non-interactive Agg backend itself.
 
 The decision boundary is evaluated on a grid without building one graph per
 grid point: the model is called once on symbolic input leaves and that graph
-is replayed on whole numpy arrays with each op's ``array_fn`` from the op
-table (the same rules, element-wise).
+is replayed on whole numpy arrays by the engine's public replay
+(``Trace.inspect``: each op's ``array_fn`` from the op table, element-wise).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor, Value, no_grad, topological_order
+from ..engine import Tensor, Trace, Value, no_grad
 
 
 def _pyplot() -> Any:
@@ -38,30 +38,16 @@ def replay(outputs: Sequence[Value], inputs: Sequence[Value],
            columns: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Evaluate the graph of ``outputs`` with ``inputs[k]`` replaced by ``columns[k]``.
 
-    Every other leaf keeps its ``.data``; each gate applies its op table
-    ``array_fn`` element-wise (the n-ary sum adds its inputs).
+    Every other leaf keeps its ``.data``; the graph is the engine's program
+    (``Trace.from_graph``), replayed over the columns by ``Trace.inspect``:
+    each gate applies its op table ``array_fn`` element-wise.
     """
     if len(inputs) != len(columns):
         raise ValueError(f"replay: {len(inputs)} inputs but {len(columns)} columns")
-    vals: dict[int, Any] = {id(v): np.asarray(c, dtype=float) for v, c in zip(inputs, columns)}
-    for out in outputs:
-        for node in topological_order(out):
-            key = id(node)
-            if key in vals:
-                continue
-            if not node.parents:
-                vals[key] = node.data
-                continue
-            args = [vals[id(p)] for p in node.parents]
-            op = node.op
-            if op.array_fn is not None:
-                vals[key] = op.array_fn(*args)[0]
-            elif op.name == "sum":
-                vals[key] = sum(args[1:], args[0])
-            else:
-                raise ValueError(f"replay: op '{op.name}' has no array form in the op table")
-    n = len(np.asarray(columns[0])) if columns else 1
-    return [np.broadcast_to(np.asarray(vals[id(o)], dtype=float), (n,)) for o in outputs]
+    if not outputs:
+        return []
+    g = Trace.from_graph(outputs[0], inputs, aux=list(outputs))
+    return list(g.inspect(*columns, grad=None, batch=True).aux)
 
 
 def is_tensor_model(model: Any) -> bool:

@@ -1,0 +1,208 @@
+"""The two compiled forms of a recorded program: straight-line Python and grouped numpy.
+
+* :func:`compile_scalar`: Python source with one line per op (``v7, L7 =
+  f2_mul(v3, v5)``) and one per edge (``g3 += L7[0] * g7``), compiled once;
+  the forward returns the output, every op's local gradients and the aux
+  results, the backward the parameters' and inputs' gradients.
+* :func:`plan_batch` groups the ops by (depth, op, arity); :func:`run_groups`
+  runs each group as one numpy call over a (slots x samples) matrix and
+  :func:`backprop_groups` runs the edges of each group at once, in reverse.
+
+Both apply the op table's rules (``op.fn``, ``op.array_fn``) and nothing
+else: downstream = local x upstream.  They are the fast forms of the
+reference replay (:mod:`engine.trace_replay`); the tests check both against
+the dynamic engine for every op of the table.
+
+Imports ``ops`` and ``trace_record`` (the :class:`Program` it compiles); no
+other trace room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .ops import Op
+from .trace_record import Instr, Program
+
+__all__ = ["Group", "backprop_groups", "compile_scalar", "plan_batch", "run_groups"]
+
+
+# ---------------------------------------------------------------- straight-line Python
+
+
+def compile_scalar(p: Program) -> tuple[Callable[..., Any], Callable[..., Any], str]:
+    """Straight-line Python for forward (values, locals) and backward (the edges, reversed).
+
+    ``forward(X, P) -> (output, locals, aux)`` takes the flat input numbers and
+    the parameter Values; ``backward(locals, seed, P) -> (param grads, input
+    grads)`` starts each parameter's sum from its ``.grad`` (leaves accumulate).
+    """
+    env: dict[str, Any] = {"__builtins__": {}}
+    fn_name: dict[int, str] = {}
+    for instr in p.ops:
+        if id(instr.op) not in fn_name:
+            fn_name[id(instr.op)] = name = f"f{len(fn_name)}_{instr.op.name}"
+            env[name] = instr.op.fn
+    for k in p.const_slots:
+        env[f"c{k}"] = p.slots[k].value
+    source = "\n".join(_forward_lines(p, fn_name)) + "\n\n" + "\n".join(_backward_lines(p)) + "\n"
+    exec(compile(source, "<tracegrad trace>", "exec"), env)  # noqa: S102 - generated from the op list
+    return env["forward"], env["backward"], source
+
+
+def _locals_tuple(p: Program) -> str:
+    return "".join(f"L{ins.out}, " for ins in p.ops)
+
+
+def _forward_lines(p: Program, fn_name: dict[int, str]) -> list[str]:
+    fwd = ["def forward(X, P):"]
+    if p.n_inputs:
+        fwd.append(f"    {', '.join(f'v{k}' for k in p.input_slots)}, = X")
+    if p.params:
+        fwd.append(f"    {', '.join(f'q{k}' for k in p.param_slots)}, = P")
+        fwd += [f"    v{k} = q{k}.data" for k in p.param_slots]
+    fwd += [f"    v{k} = c{k}" for k in p.const_slots]
+    for ins in p.ops:
+        fwd.append(f"    v{ins.out}, L{ins.out} = {fn_name[id(ins.op)]}({', '.join(f'v{a}' for a in ins.args)})")
+    aux = "".join(f"v{k}, " for k in p.aux_slots)
+    fwd.append(f"    return v{p.output}, ({_locals_tuple(p)}), ({aux})")
+    return fwd
+
+
+def _backward_lines(p: Program) -> list[str]:
+    bwd = ["def backward(Ls, seed, P):"]
+    if p.ops:
+        bwd.append(f"    {_locals_tuple(p)} = Ls")
+    if p.params:
+        bwd.append(f"    {', '.join(f'q{k}' for k in p.param_slots)}, = P")
+    edges = _Edges(bwd, set(p.param_slots))
+    edges.contribute(p.output, "seed")
+    for ins in reversed(p.ops):
+        if ins.out not in p.live:  # feeds only aux results: no gradient flows through it
+            continue
+        for j, a in enumerate(ins.args):
+            edges.contribute(a, f"L{ins.out}[{j}] * g{ins.out}")
+    started = edges.started
+    grads_p = ", ".join(f"g{k}" if k in started else f"q{k}.grad" for k in p.param_slots)
+    grads_x = ", ".join(f"g{k}" if k in started else "0.0" for k in p.input_slots)
+    bwd.append(f"    return ({grads_p}{',' if p.params else ''}), ({grads_x}{',' if p.n_inputs else ''})")
+    return bwd
+
+
+class _Edges:
+    """Backward lines, edge by edge: the first edge into a slot starts its sum, later ones add."""
+
+    def __init__(self, lines: list[str], params: set[int]) -> None:
+        self.lines = lines
+        self.params = params
+        self.started: set[int] = set()
+
+    def contribute(self, k: int, expr: str) -> None:
+        # a parameter's sum starts from its .grad: leaves accumulate, as in the dynamic engine
+        if k in self.started:
+            self.lines.append(f"    g{k} += {expr}")
+        elif k in self.params:
+            self.lines.append(f"    g{k} = q{k}.grad + {expr}")
+        else:
+            self.lines.append(f"    g{k} = {expr}")
+        self.started.add(k)
+
+
+# ---------------------------------------------------------------- grouped numpy
+
+
+class Group(NamedTuple):
+    """Ops of one kind at one depth, run as one numpy call."""
+
+    op: Op
+    rule: Callable[..., Any] | None  # (stacked args) -> (out, locals); None: no array form
+    outs: np.ndarray  # (k,) slot rows written by this group
+    args: np.ndarray  # (arity, k) slot rows read: args[j] is every op's j-th input
+    scatter: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # rows read twice: (order, rows, starts)
+    live: bool  # False: feeds aux results only, skipped by backward
+
+
+def plan_batch(p: Program) -> list[Group]:
+    """Group ops by (depth, op, arity): each group is one numpy call over (ops x samples)."""
+    depth = [0] * len(p.slots)
+    buckets: dict[tuple[int, int, int, bool], list[Instr]] = {}
+    keep: dict[int, Op] = {}
+    for ins in p.ops:
+        d = 1 + max(depth[a] for a in ins.args)
+        depth[ins.out] = d
+        keep[id(ins.op)] = ins.op
+        live = ins.out in p.live
+        buckets.setdefault((d, id(ins.op), len(ins.args), not live), []).append(ins)
+    groups = []
+    for (_, op_id, _arity, dead), instrs in sorted(buckets.items()):
+        args = np.array([i.args for i in instrs], dtype=np.intp).T
+        flat = args.ravel()
+        scatter = None
+        if len(np.unique(flat)) != len(flat):  # a slot read twice: sum its edges first
+            order = np.argsort(flat, kind="stable")
+            rows, starts = np.unique(flat[order], return_index=True)
+            scatter = (order, rows, starts)
+        outs = np.array([i.out for i in instrs], dtype=np.intp)
+        groups.append(Group(keep[op_id], _array_rule(keep[op_id]), outs, args, scatter, not dead))
+    return groups
+
+
+def _array_rule(op: Op) -> Callable[..., Any] | None:
+    """The op table's array form over stacked args (arity, k, n), or None if the op has none."""
+    fn = op.array_fn
+    if fn is None:
+        return None
+    return lambda stacked: fn(*stacked)
+
+
+def run_groups(groups: Sequence[Group], p: Program, columns: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Forward over a (slots x samples) matrix, one numpy call per group of like ops.
+
+    ``columns``: the input numbers (inputs x samples).  Returns the matrix of
+    every slot's values and each group's local gradients.
+    """
+    missing = sorted({g.op.name for g in groups if g.rule is None})
+    if missing:
+        raise TypeError(f"trace: op(s) {', '.join(missing)} have no array form in the op table")
+    V = np.empty((len(p.slots), columns.shape[1]))
+    V[list(p.input_slots)] = columns
+    V[list(p.param_slots)] = np.array([v.data for v in p.params], dtype=float).reshape(-1, 1)
+    V[list(p.const_slots)] = np.array([p.slots[k].value for k in p.const_slots]).reshape(-1, 1)
+    saved = []
+    with np.errstate(all="ignore"):
+        for g in groups:
+            try:
+                out, locs = g.rule(V[g.args])  # type: ignore[misc]
+            except (ArithmeticError, ValueError) as exc:
+                raise type(exc)(f"{g.op.name}: {exc} (replay over a batch)") from None
+            V[g.outs] = out
+            saved.append(locs)
+    return V, saved
+
+
+def backprop_groups(groups: Sequence[Group], saved: Sequence[Any], G: np.ndarray) -> np.ndarray:
+    """Backward over a (slots x samples) gradient matrix seeded by the caller, groups in reverse.
+
+    Every edge of a group at once: downstream = local x upstream, summed
+    into ``G`` (a slot read twice in a group gets both edges).  Returns ``G``.
+    """
+    n = G.shape[1]
+    with np.errstate(all="ignore"):
+        for g, locs in zip(reversed(groups), reversed(saved)):
+            if not g.live:
+                continue
+            upstream = G[g.outs]  # (k, n)
+            # downstream = local x upstream, for every edge of the group at once
+            if all(type(local) is float for local in locs):
+                C = np.array(locs).reshape(-1, 1, 1) * upstream
+            else:
+                C = np.stack([np.broadcast_to(local * upstream, upstream.shape) for local in locs])
+            if g.scatter is None:
+                G[g.args] += C
+            else:
+                order, rows, starts = g.scatter
+                G[rows] += np.add.reduceat(C.reshape(-1, n)[order], starts, axis=0)
+    return G

@@ -1,0 +1,117 @@
+"""The reference replay: a recorded program run op by op through the op table, every slot kept.
+
+:func:`replay` returns a :class:`Replay`: each slot's value, each
+instruction's local gradients (both from the op's rule: ``op.fn`` on
+numbers, or ``op.array_fn`` element-wise on one array per input number for
+a batch) and, for a seed, each slot's gradient d output / d slot by the one
+backward rule, downstream = local x upstream (fan-out adds).  It is what
+:meth:`Trace.inspect` returns, what ``viz`` draws, and what names the op
+that failed when a compiled replay raises.  The compiled forms
+(:mod:`engine.trace_compile`) are its fast versions.
+
+Imports ``trace_record`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .trace_record import Instr, Program, expr, rebuild_numbers
+
+__all__ = ["Replay", "backward_grads", "forward_values", "replay"]
+
+
+class Replay(NamedTuple):
+    """One replay of a traced program, slot by slot (what :meth:`Trace.inspect` returns).
+
+    ``inputs``: the flat input numbers replayed.  ``values[k]``: slot ``k``'s
+    value (an input, a parameter's ``.data``, a constant, an op result).
+    ``local_grads[i]``: d out / d arg of instruction ``g.ops[i]``, one per
+    argument.  ``grads[k]``: d output / d slot ``k`` for the seed, from this
+    replay alone (``None`` when replayed without a seed).  ``output``:
+    ``values[g.output]``; ``aux``: the aux results, as ``g.aux``.  A batch
+    replay holds an array over the samples wherever a number depends on the
+    sample (``inputs``, ``output`` and ``aux`` always); the rest stay numbers.
+    """
+
+    inputs: list[Any]
+    values: list[Any]
+    local_grads: list[tuple[Any, ...]]
+    grads: list[Any] | None
+    output: Any
+    aux: Any
+
+
+def replay(p: Program, numbers: Sequence[Any], grad: float | None = 1.0, batch: bool = False) -> Replay:
+    """Run ``p`` on the flat input ``numbers`` op by op; with a seed ``grad``, backward too.
+
+    ``batch=True``: ``numbers`` holds one array per input number (the
+    samples), and each op applies its ``array_fn`` element-wise.
+    """
+    with np.errstate(all="ignore"):  # as the grouped form: a non-finite batch value is the caller's to judge
+        values, local_grads = forward_values(p, numbers, batch)
+        grads = None if grad is None else backward_grads(p, local_grads, grad)
+    output, aux = values[p.output], [values[k] for k in p.aux_slots]
+    if batch:  # every sample's output and aux, as g.batch gives them
+        n = len(numbers[0]) if len(numbers) else 1
+        output, aux = np.broadcast_to(output, (n,)), [np.broadcast_to(a, (n,)) for a in aux]
+    return Replay(list(numbers), values, local_grads, grads, output, rebuild_numbers(p.aux_shape, aux))
+
+
+def forward_values(p: Program, numbers: Sequence[Any], batch: bool = False) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """Every slot's value and every instruction's local gradients.
+
+    Inputs from ``numbers``, parameters' current ``.data``, constants as
+    traced.  An op that fails raises its error again, naming the instruction
+    (``div: ... (replay of t3 = x0 ÷ x1; inputs: x0=1.0, x1=0.0)``).
+    """
+    leaf = np.float64 if batch else float  # numpy scalars: a batch rule may read .astype, .dtype
+    values: list[Any] = [leaf(s.value) for s in p.slots]
+    for k, x in zip(p.input_slots, numbers):
+        values[k] = np.asarray(x, dtype=float) if batch else x
+    for k, v in zip(p.param_slots, p.params):
+        values[k] = leaf(v.data)
+    local_grads: list[tuple[Any, ...]] = []
+    for ins in p.ops:
+        rule = ins.op.array_fn if batch else ins.op.fn
+        if rule is None:
+            raise TypeError(f"trace: op(s) {ins.op.name} have no array form in the op table")
+        try:
+            out, local = rule(*[values[a] for a in ins.args])
+        except (ArithmeticError, ValueError) as exc:
+            raise _located(exc, p, ins, None if batch else values) from None
+        values[ins.out] = out
+        local_grads.append(local)
+    return values, local_grads
+
+
+def _located(exc: Exception, p: Program, ins: Instr, values: list[float] | None) -> Exception:
+    """``exc`` again, naming the instruction (and its input numbers, unless over a batch)."""
+    names = [s.name for s in p.slots]
+    where = f"replay of {names[ins.out]} = {expr(ins, names)}"
+    if values is None:
+        return type(exc)(f"{ins.op.name}: {exc} ({where}, over a batch)")
+    args = ", ".join(f"{names[a]}={values[a]!r}" for a in ins.args)
+    return type(exc)(f"{ins.op.name}: {exc} ({where}; inputs: {args})")
+
+
+def backward_grads(p: Program, local_grads: Sequence[tuple[Any, ...]], grad: float) -> list[Any]:
+    """d output / d slot for every slot, seed ``grad``: ops in reverse, downstream = local x upstream.
+
+    Fan-out adds; ops that feed only aux results pass nothing (as in the
+    compiled forms).  Every gradient starts from 0: parameters' ``.grad`` is
+    neither read nor written.
+    """
+    grads: list[Any] = [0.0] * len(p.slots)
+    grads[p.output] = float(grad)
+    live = p.live
+    for ins, local in zip(reversed(p.ops), reversed(local_grads)):
+        if ins.out not in live:
+            continue
+        upstream = grads[ins.out]
+        for a, d in zip(ins.args, local):
+            grads[a] = grads[a] + d * upstream  # downstream = local x upstream (never in place: arrays)
+    return grads
