@@ -51,8 +51,8 @@ class Op(str):
     ``const`` names a constant argument (``pow``'s k) taken after the inputs
     until the op is bound; ``router`` marks gates whose locals are decisions;
     ``infix`` draws ``a × b`` rather than ``mul(a, b)``; ``method`` is the
-    ``Value`` / ``Tensor`` method that makes it; ``reference`` names it in
-    torch / HIPS autograd (``None``: no counterpart).
+    ``Value`` / ``Tensor`` method that makes it; ``reference`` names its
+    counterpart in torch (``torch.<reference>``; ``None``: none).
     """
 
     symbol: str
@@ -161,15 +161,19 @@ class Op(str):
         if self.local_grads is None:
             return ()
         syms = [Sym(p) for p in parents]
+        if self.const is not None and self.arg is None:  # unbound: the constant by its name (k, slope)
+            local = self.local_grads(SYMBOL, *syms, Sym(self.const), out=Sym(out))
+            return tuple(str(sym(s)) for s in local)
         return tuple(str(sym(s)) for s in self.locals_on(SYMBOL, syms, Sym(out)))
 
     def forward_text(self, parents: Sequence[str]) -> str:
         """How the node is made, as text: ``'a × b'``, ``'x^2'``, ``'σ(z3)'``, ``'Σ(a, b, c)'``."""
+        symbol = self.symbol.format(arg=self.const) if self.arg is None and self.const else self.symbol
         if self.infix and len(parents) == 2:
-            return f"{parents[0]} {self.symbol} {parents[1]}"
+            return f"{parents[0]} {symbol} {parents[1]}"
         if self.infix and len(parents) == 1:
-            return f"{parents[0]}{self.symbol}"
-        return f"{self.symbol}({', '.join(parents)})"
+            return f"{parents[0]}{symbol}"
+        return f"{symbol}({', '.join(parents)})"
 
     def __repr__(self) -> str:
         return f"Op({self.name!r}, gate={self.gate!r})"

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .backward import backprop, local_times_upstream
 from .trace_record import Instr, Program, expr, rebuild_numbers
 
 __all__ = ["Replay", "backward_grads", "forward_values", "replay"]
@@ -98,20 +99,25 @@ def _located(exc: Exception, p: Program, ins: Instr, values: list[float] | None)
     return type(exc)(f"{ins.op.name}: {exc} ({where}; inputs: {args})")
 
 
-def backward_grads(p: Program, local_grads: Sequence[tuple[Any, ...]], grad: float) -> list[Any]:
-    """d output / d slot for every slot, seed ``grad``: ops in reverse, downstream = local x upstream.
+class ProgramNode(NamedTuple):
+    """One slot of a program as a graph node (the node protocol the backward loop walks)."""
 
+    parents: tuple[Any, ...]
+    local_grads: tuple[Any, ...]
+
+
+def backward_grads(p: Program, local_grads: Sequence[tuple[Any, ...]], grad: float) -> list[Any]:
+    """d output / d slot for every slot, seed ``grad``: the one backward loop over the program's nodes.
+
+    Each slot becomes a :class:`ProgramNode` (an op's result: its argument
+    slots as parents, its locals; any other slot: a leaf), and
+    :func:`engine.backward.backprop` applies downstream = local x upstream.
     Fan-out adds; ops that feed only aux results pass nothing (as in the
-    compiled forms).  Every gradient starts from 0: parameters' ``.grad`` is
-    neither read nor written.
+    compiled forms).  Parameters' ``.grad`` is neither read nor written.
     """
-    grads: list[Any] = [0.0] * len(p.slots)
-    grads[p.output] = float(grad)
-    live = p.live
-    for ins, local in zip(reversed(p.ops), reversed(local_grads)):
-        if ins.out not in live:
-            continue
-        upstream = grads[ins.out]
-        for a, d in zip(ins.args, local):
-            grads[a] = grads[a] + d * upstream  # downstream = local x upstream (never in place: arrays)
-    return grads
+    nodes: list[Any] = [ProgramNode((), ()) for _ in p.slots]
+    for ins, local in zip(p.ops, local_grads):  # in program order: parents exist before children
+        nodes[ins.out] = ProgramNode(tuple(nodes[a] for a in ins.args), local)
+    order = [nodes[k] for k in range(len(p.slots)) if not nodes[k].parents] + [nodes[ins.out] for ins in p.ops]
+    found = backprop(nodes[p.output], float(grad), local_times_upstream, order=order)
+    return [found.get(id(node), 0.0) for node in nodes]
