@@ -268,8 +268,9 @@ class ArrayMath:
         if np.any(live & (x == 0) & (k < 0)):
             raise ZeroDivisionError("0.0 ** k with k < 0 is infinite")
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            out = np.where(live, c * x**k, 0.0)
-        _check_overflow(np.isfinite(x) & np.isfinite(k), out, "x ** k")
+            power = x**k
+            out = np.where(live, c * power, 0.0)
+        _check_overflow(np.isfinite(x) & np.isfinite(k), np.where(live, power, 0.0), "x ** k")
         return out
 
     @staticmethod
@@ -619,9 +620,12 @@ class NodeMath:
         return x**y
 
     def mul_pow(self, c: Any, x: Any, k: Any) -> Any:
-        """c x^k, 0 where c = 0 (and then no node is made)."""
+        """c x^k, 0 where c = 0: no node for a constant 0, and no 0 ** negative where c and x are 0."""
         if not _is_node(c) and np.all(c == 0):
             return 0.0
+        both_zero = (np.asarray(_data(c)) == 0) & (np.asarray(_data(x)) == 0)
+        if np.any(both_zero):  # c = 0 there, so the product stays 0; shift x off 0 by a constant
+            x = x + (1.0 if np.ndim(both_zero) == 0 else both_zero.astype(float))
         return c * x**k
 
     def log_or_zero(self, x: Any) -> Any:

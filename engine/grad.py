@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .backward import backprop, local_times_upstream
-from .tensor import Tensor, to_array
+from .backward import backprop, local_times_upstream, topological_order
+from .tensor import Tensor
 from .value import VALUE, Value
 
 
@@ -95,10 +95,17 @@ def _value_downstream(node: Value, upstream: Any) -> list[Any]:
 def _value_grads(output: Value, xs: list[Any], create_graph: bool) -> list[Value]:
     _check_kinds(xs, Value, "Value")
     if create_graph:
-        grads = backprop(output, 1.0, _value_downstream)  # a plain seed: no gate multiplies by it
-        return [_as_node(grads.get(id(x))) for x in xs]
+        order = topological_order(output)
+        grads = backprop(output, 1.0, _value_downstream, order=order)  # a plain seed: no gate multiplies by it
+        forward = {id(n) for n in order}
+        return [_fresh(_as_node(grads.get(id(x))), forward) for x in xs]
     grads = backprop(output, 1.0, local_times_upstream)
     return [Value(grads.get(id(x), 0.0)) for x in xs]
+
+
+def _fresh(g: Value, forward: set[int]) -> Value:
+    """A result that is a node of the forward graph itself (d(x*y)/dx is y) as a new node ``y + 0``."""
+    return g + 0.0 if id(g) in forward else g
 
 
 def _as_node(g: Any) -> Value:
@@ -132,7 +139,7 @@ def _tensor_grads(output: Tensor, xs: list[Any], create_graph: bool) -> list[Ten
             out.append(Tensor(np.zeros_like(x.data)))
         elif type(g) is Tensor:
             out.append(g)
-        else:
-            out.append(Tensor(to_array(g, x.data.dtype)))
+        else:  # a copy: backward's arrays may be views of the seed or of each other
+            out.append(Tensor(np.array(g, dtype=x.data.dtype)))
     return out
 

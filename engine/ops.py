@@ -320,7 +320,7 @@ def _pow_value(x: float, y: float) -> tuple[float, tuple[float, float]]:
         return (1.0, (0.0, 0.0)) if y == 0.0 else (0.0, (y * 0.0 ** (y - 1.0), 0.0))
     try:
         out = x**y
-        return out, (y * x ** (y - 1.0), out * math.log(x))
+        return out, (y * x ** (y - 1.0) if y != 0.0 else 0.0, out * math.log(x))
     except OverflowError:
         raise OverflowError(f"({x!r}) ** {y!r} overflows a float") from None
 
@@ -434,12 +434,12 @@ _ENTRIES = [
        forward=lambda m, x: -x, local_grads=lambda m, x, out: (-1.0,), fast=_neg,
        explain="negate gate: passes the upstream gradient with its sign flipped",
        formula="d(-x)/dx = -1"),
-    Op("pow", symbol="^{arg}", gate="power gate", arity=1, const="k", infix=True, reference="power",
+    Op("pow", symbol="^{arg}", gate="power gate", arity=1, const="k", infix=True, reference="pow",
        forward=lambda m, x, k: m.pow(x, k),
        local_grads=lambda m, x, k, out: (m.mul_pow(k, x, k - 1.0),), fast=_make_pow,
        explain="power gate: scales the upstream gradient by k x^(k-1)",
        formula="d(x^{arg})/dx = {arg} x^({arg}-1)"),
-    Op("pow_value", symbol="^", gate="power gate", arity=2, infix=True, reference="power",
+    Op("pow_value", symbol="^", gate="power gate", arity=2, infix=True, reference="pow",
        forward=lambda m, x, y: m.rpow(x, y),
        local_grads=lambda m, x, y, out: (m.mul_pow(y, x, y - 1.0), out * m.log_or_zero(x)),
        fast=_pow_value,
