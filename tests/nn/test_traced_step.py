@@ -8,7 +8,6 @@ nn.loss_registry.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,35 +16,7 @@ from tracegrad.engine import Value, sum_values
 from tracegrad.nn import TracedStep
 from tracegrad.nn.loss_registry import L2, REGISTRY
 
-ACTS: dict[str, Callable[[Value], Value]] = {
-    "relu": lambda v: v.relu(),
-    "tanh": lambda v: v.tanh(),
-}
-
-
-class TinyMLP:
-    """neuron = act(sum w*x + b), as micrograd's; built from engine Values only."""
-
-    def __init__(self, nin: int, sizes: list[int], act: str, seed: int):
-        rng = random.Random(seed)
-        self.layers = []
-        for nout in sizes:
-            self.layers.append(
-                [([Value(rng.uniform(-1, 1), f"w{len(self.layers)}") for _ in range(nin)], Value(0.1))
-                 for _ in range(nout)]
-            )
-            nin = nout
-        self.act = ACTS[act]
-
-    def parameters(self) -> list[Value]:
-        return [p for layer in self.layers for w, b in layer for p in (*w, b)]
-
-    def __call__(self, x: list[Any]) -> Value:
-        for i, layer in enumerate(self.layers):
-            x = [sum_values([wi * xi for wi, xi in zip(w, x)] + [b]) for w, b in layer]
-            if i < len(self.layers) - 1:
-                x = [self.act(v) for v in x]
-        return x[0]
+from tests.engine.test_trace import TinyMLP  # one test model for the tracer and the step
 
 
 def close(a: list[float], b: list[float], tol: float) -> bool:
