@@ -143,18 +143,18 @@ class FloatMath:
 
     @staticmethod
     def sign(x: float) -> float:
-        """+1, -1 or 0 (a router constant)."""
-        return 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0
+        """+1, -1 or 0 (a router constant); NaN stays NaN."""
+        return 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0 if x == 0.0 else x
 
     @staticmethod
     def ge(a: float, b: float) -> float:
-        """1 where a >= b, else 0 (a router constant)."""
-        return 1.0 if a >= b else 0.0
+        """1 where a >= b or a is NaN (a NaN wins: no silent NaN), else 0 (a router constant)."""
+        return 1.0 if a >= b or a != a else 0.0
 
     @staticmethod
     def le(a: float, b: float) -> float:
-        """1 where a <= b, else 0 (a router constant)."""
-        return 1.0 if a <= b else 0.0
+        """1 where a <= b or a is NaN, else 0 (a router constant)."""
+        return 1.0 if a <= b or a != a else 0.0
 
     @staticmethod
     def select(mask: float, a: Any, b: Any) -> Any:
@@ -322,13 +322,13 @@ class ArrayMath:
 
     @staticmethod
     def ge(a: Any, b: Any) -> Any:
-        """1 where a >= b, else 0 (a router constant; ties go to the first input)."""
-        return (a >= b).astype(np.result_type(float_type(a), float_type(b)))
+        """1 where a >= b or a is NaN, else 0 (a router constant; ties and NaN go to the first input)."""
+        return ((a >= b) | np.isnan(a)).astype(np.result_type(float_type(a), float_type(b)))
 
     @staticmethod
     def le(a: Any, b: Any) -> Any:
-        """1 where a <= b, else 0 (a router constant)."""
-        return (a <= b).astype(np.result_type(float_type(a), float_type(b)))
+        """1 where a <= b or a is NaN, else 0 (a router constant)."""
+        return ((a <= b) | np.isnan(a)).astype(np.result_type(float_type(a), float_type(b)))
 
     @staticmethod
     def select(mask: Any, a: Any, b: Any) -> Any:

@@ -368,15 +368,16 @@ def _make_leaky_relu(slope: float) -> Rule:
 
 
 def _abs(x: float) -> tuple[float, tuple[float]]:
-    return abs(x), (1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0,)
+    return abs(x), (1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0 if x == 0.0 else x,)  # sign(NaN) is NaN
 
 
 def _max(a: float, b: float) -> tuple[float, tuple[float, float]]:
-    return (a, (1.0, 0.0)) if a >= b else (b, (0.0, 1.0))
+    # a NaN wins (no silent NaN): a >= b is False for a NaN a, so ask a != a too
+    return (a, (1.0, 0.0)) if a >= b or a != a else (b, (0.0, 1.0))
 
 
 def _min(a: float, b: float) -> tuple[float, tuple[float, float]]:
-    return (a, (1.0, 0.0)) if a <= b else (b, (0.0, 1.0))
+    return (a, (1.0, 0.0)) if a <= b or a != a else (b, (0.0, 1.0))
 
 
 def _max_shift(*xs: float) -> tuple[float, tuple[float, ...]]:
@@ -478,7 +479,7 @@ _ENTRIES = [
     Op("max", symbol="max", gate="gradient router", arity=2, router=True, reference="maximum",
        forward=lambda m, a, b: m.select(m.ge(a, b), a, b),
        local_grads=lambda m, a, b, out: (m.ge(a, b), 1.0 - m.ge(a, b)), fast=_max,
-       explain="max gate: routes the whole upstream gradient to the larger input (ties: the first)",
+       explain="max gate: routes the whole upstream gradient to the larger input (ties and NaN: the first)",
        formula="d max(a,b)/da = 1 if a >= b else 0"),
     Op("min", symbol="min", gate="gradient router", arity=2, router=True, reference="minimum",
        forward=lambda m, a, b: m.select(m.le(a, b), a, b),
@@ -493,6 +494,8 @@ _ENTRIES = [
 
 OPS: dict[str, Op] = {op.name: op for op in _ENTRIES}
 OPS[""] = LEAF
+BUILT_IN: frozenset[str] = frozenset(op.name for op in _ENTRIES)
+"""The names tracegrad ships (``OPS`` also holds the ops ``define_op`` adds)."""
 
 ADD, SUB, SUM, MUL, DIV, NEG = (OPS[k] for k in ("add", "sub", "sum", "mul", "div", "neg"))
 POW, POW_VALUE, EXP, LOG = (OPS[k] for k in ("pow", "pow_value", "exp", "log"))
