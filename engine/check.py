@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .backward import backward
-from .state import no_grad
 from .tensor import Tensor, to_array
 from .value import Value
 
@@ -70,18 +69,17 @@ def _scalar_of(out: Any) -> float:
 def _numerical_tensor_grad(f: Callable[..., Any], arrays: list[np.ndarray], eps: float) -> list[Any]:
     """Central differences of one-element-Tensor ``f``, element by element, one array per input."""
     grads = []
-    with no_grad():
-        for i, base in enumerate(arrays):
-            grad = np.zeros(base.shape)
-            for j in np.ndindex(base.shape):
-                plus, minus = base.copy(), base.copy()
-                plus[j] += eps
-                minus[j] -= eps
-                args_p = [Tensor(a) for a in arrays]
-                args_m = [Tensor(a) for a in arrays]
-                args_p[i], args_m[i] = Tensor(plus), Tensor(minus)
-                grad[j] = (_scalar_of(f(*args_p)) - _scalar_of(f(*args_m))) / (2.0 * eps)
-            grads.append(grad)
+    for i, base in enumerate(arrays):
+        grad = np.zeros(base.shape)
+        for j in np.ndindex(base.shape):
+            plus, minus = base.copy(), base.copy()
+            plus[j] += eps
+            minus[j] -= eps
+            args_p = [Tensor(a, requires_grad=True) for a in arrays]
+            args_m = [Tensor(a, requires_grad=True) for a in arrays]
+            args_p[i], args_m[i] = Tensor(plus, requires_grad=True), Tensor(minus, requires_grad=True)
+            grad[j] = (_scalar_of(f(*args_p)) - _scalar_of(f(*args_m))) / (2.0 * eps)
+        grads.append(grad)
     return grads
 
 
@@ -91,21 +89,23 @@ def numerical_grad(f: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e
     Inputs are numbers or Values (one float each), or, when any input is a
     Tensor or numpy array, Tensors (one float64 array of the input's shape
     each; ``f`` then takes Tensors and returns a one-element Tensor).
+    ``f`` runs with recording on (leaves that require grad), so a function
+    that takes a gradient inside, such as a gradient penalty, is differenced
+    as it computes.
     """
     _check_tolerances(eps, 0.0, 0.0)
     if _is_tensor_mode(inputs):
         return _numerical_tensor_grad(f, [to_array(x, np.float64).copy() for x in inputs], eps)
     xs = [_input_float(x, i) for i, x in enumerate(inputs)]
     grads = []
-    with no_grad():
-        for i in range(len(xs)):
-            plus = list(xs)
-            minus = list(xs)
-            plus[i] += eps
-            minus[i] -= eps
-            fp = _as_float(f(*[Value(v) for v in plus]))
-            fm = _as_float(f(*[Value(v) for v in minus]))
-            grads.append((fp - fm) / (2.0 * eps))
+    for i in range(len(xs)):
+        plus = list(xs)
+        minus = list(xs)
+        plus[i] += eps
+        minus[i] -= eps
+        fp = _as_float(f(*[Value(v) for v in plus]))
+        fm = _as_float(f(*[Value(v) for v in minus]))
+        grads.append((fp - fm) / (2.0 * eps))
     return grads
 
 

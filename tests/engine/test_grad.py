@@ -598,3 +598,22 @@ def test_tensor_step_list_uses_every_tensor_gate() -> None:
     wanted = set(engine.TENSOR_OPS) - {"scatter"}  # scatter is made by backward (the index gate's vjp)
     wanted |= {name for name, op in TABLE.items() if op.arity != -1}  # the element-wise gates of the table
     assert wanted <= seen, sorted(wanted - seen)
+
+
+def test_gradcheck_differences_a_function_that_takes_a_gradient_inside() -> None:
+    # numerical_grad used to run f under no_grad, so grad() inside f saw no graph and the penalty vanished
+    def penalised(w: Value) -> Value:
+        x = Value(0.5)
+        d = grad((w * x).tanh(), x, create_graph=True)
+        return d * d
+
+    (r,) = engine.gradcheck(penalised, [0.7])
+    assert r.numeric == pytest.approx(r.analytic, rel=1e-6) and abs(r.numeric) > 0.5
+    X = Tensor(np.array([0.5, -0.3]), requires_grad=True)
+
+    def tensor_penalised(W: Tensor) -> Tensor:
+        Xc = Tensor(X.data, requires_grad=True)
+        (g,) = grad((W * Xc).tanh().sum(), [Xc], create_graph=True)
+        return (g * g).sum()
+
+    engine.gradcheck(tensor_penalised, [np.array([0.7, -0.2])])
