@@ -12,6 +12,7 @@ imports only the modules below it (``tests/nn/test_rooms.py``).
 """
 
 from . import convert, data, labels, layers, loss_registry, losses, metrics, mnist, optim, tensor_losses
+from .information import entropy, kl_divergence
 from .init import INITS
 from .layers import Embedding, Flatten, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .loss_registry import TENSOR_LOSSES
@@ -51,9 +52,11 @@ __all__ = [
     "accuracy",
     "convert",
     "data",
+    "entropy",
     "evaluate",
     "fit",
     "is_tensor_model",
+    "kl_divergence",
     "labels",
     "layers",
     "loss_registry",
