@@ -34,9 +34,9 @@ def entropy(p: Any) -> Any:
     if _is_tensor(p):
         P = _tensor(p, "entropy: p")
         logp = _safe_log(P)
-        return -(P * logp).sum(axis=-1)
+        return 0.0 - (P * logp).sum(axis=-1)  # 0 - Σ, not -Σ: a certain outcome has H = 0.0, not -0.0
     ps = _probabilities(p, "entropy: p")
-    return -sum_values([pi * pi.log() for pi in ps if pi.data > 0.0])
+    return 0.0 - sum_values([pi * pi.log() for pi in ps if pi.data > 0.0])
 
 
 def kl_divergence(p: Any, q: Any) -> Any:

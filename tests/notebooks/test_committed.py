@@ -26,6 +26,7 @@ EXPECTED = [
     "08_rnn_and_neural_lm.ipynb",
     "09_gradients_of_gradients.ipynb",
     "10_gradient_descent.ipynb",
+    "11_loss_and_information.ipynb",
 ]
 PRESENT = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 MACHINE_DETAILS = re.compile(r"0x[0-9a-fA-F]{6,}|/work/|/root/|/home/|/tmp/|/Users/|\.venv/|site-packages")
