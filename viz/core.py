@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from .dot import Diagram
 from .scene import Gate, Group, Scene, Wire
 from .style import BUNDLE_LABELS, FONT, GROUP_FILL, OP_FILL, Style
-from .text import fmt, record_label, tooltip_text
+from .text import fmt, record_label, tooltip_text, visible
 
 
 def check_layout(rankdir: str, max_nodes: int) -> None:
@@ -69,7 +69,7 @@ def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str) -> None:
 
 
 def _draw_gate(g: Diagram, i: int, gate: Gate, scene: Scene, style: Style) -> None:
-    g.node(f"op{i}", gate.symbol, id=f"op{i}", fillcolor=OP_FILL, margin="0.04",
+    g.node(f"op{i}", visible(gate.symbol), id=f"op{i}", fillcolor=OP_FILL, margin="0.04",
            tooltip=tooltip_text(gate.tooltip), **gate.shape, **{"class": gate.cls})
     attrs = {"id": f"o{i}", "class": "out"}
     attrs.update(style.out_attrs(gate, scene))
