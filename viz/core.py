@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 
 from .dot import Diagram
+from .limits import check_work
 from .scene import Gate, Group, Scene, Wire
 from .style import BUNDLE_LABELS, FONT, GROUP_FILL, OP_FILL, Style
 from .text import fmt, record_label, tooltip_text, visible
@@ -39,8 +40,13 @@ def new_diagram(name: str, rankdir: str) -> Diagram:
     return g
 
 
-def draw_scene(scene: Scene, style: Style, *, name: str, rankdir: str) -> Diagram:
-    """The scene as a diagram named ``name``, drawn in ``style``."""
+def draw_scene(scene: Scene, style: Style, *, name: str, rankdir: str, max_nodes: int) -> Diagram:
+    """The scene as a diagram named ``name``, drawn in ``style``.
+
+    :class:`~viz.limits.DiagramTooBigError` when its layout work passes the
+    limit for ``max_nodes`` (see :func:`viz.limits.layout_work`): checked before any DOT is written.
+    """
+    check_work(scene, max_nodes)
     g = new_diagram(name, rankdir)
     _draw_nodes(g, scene, style, rankdir)
     _draw_wires(g, scene, style)
