@@ -1,6 +1,6 @@
 """``python -m tests.fuzz``: the long fuzz run of ``make fuzz`` (budget: ``TRACEGRAD_FUZZ``, default 12,000).
 
-Prints one line per fuzzer and the totals (graphs, mismatches, seconds), then
+Prints one line per fuzzer (scalar, tensor, traced, validate) and the totals (graphs, mismatches, seconds), then
 every mismatch; exits 1 if there was any.
 """
 
@@ -12,7 +12,9 @@ import time
 from tests.fuzz.budget import LONG, budget, shares
 from tests.fuzz.scalar import fuzz_scalar
 from tests.fuzz.tensor import fuzz_tensor
-from tests.fuzz.traced import fuzz_traced
+from tests.fuzz.traced import fuzz_traced, fuzz_validate
+
+SHOWN = 20  # mismatches printed in full
 
 
 def main() -> int:
@@ -20,14 +22,17 @@ def main() -> int:
     n = shares(budget(LONG))
     start = time.perf_counter()
     reports = []
-    for fuzz, cases in ((fuzz_scalar, n["scalar"]), (fuzz_tensor, n["tensor"]), (fuzz_traced, n["traced"])):
-        reports.append(fuzz(cases))
+    for fuzz, share in ((fuzz_scalar, "scalar"), (fuzz_tensor, "tensor"), (fuzz_traced, "traced"),
+                        (fuzz_validate, "validate")):
+        reports.append(fuzz(n[share]))
         print(reports[-1].line(), flush=True)
     mismatches = [m for r in reports for m in r.mismatches]
     print(f"fuzz: {sum(r.cases for r in reports):,} graphs and programs, {len(mismatches)} mismatches, "
           f"{time.perf_counter() - start:.1f} s")
-    for m in mismatches:
+    for m in mismatches[:SHOWN]:
         print("  MISMATCH", m)
+    if len(mismatches) > SHOWN:
+        print(f"  ... and {len(mismatches) - SHOWN} more")
     return 1 if mismatches else 0
 
 

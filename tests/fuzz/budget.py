@@ -25,8 +25,8 @@ def budget(default: int = DEFAULT) -> int:
 
 
 def shares(n: int) -> dict[str, int]:
-    """The cases per fuzzer for a budget of ``n`` scalar graphs (tensor: n/2, traced: n/3)."""
-    return {"scalar": n, "tensor": max(1, n // 2), "traced": max(1, n // 3)}
+    """The cases per fuzzer for a budget of ``n`` scalar graphs (tensor: n/2, traced and validate: n/3)."""
+    return {"scalar": n, "tensor": max(1, n // 2), "traced": max(1, n // 3), "validate": max(1, n // 3)}
 
 
 @dataclass
