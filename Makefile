@@ -1,12 +1,13 @@
 # tracegrad: the two commands of the README, and a few helpers.
 #   make demo   -> create .venv, install tracegrad, run the main job
 #   make test   -> create .venv, install the dev extra, run every test
+#   make fuzz   -> the long fuzz run (12,000 random graphs; prints graphs, mismatches, seconds)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint notebooks bench clean venv
+.PHONY: demo test lint notebooks bench clean venv fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,12 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed
 	$(BIN)/python -m ruff check engine nn viz tests bench
 	$(BIN)/python -m pytest -q --nbmake --nbmake-kernel=python3 tests notebooks
+
+# The long fuzz run: >= 10,000 random scalar graphs against torch float64 and autograd, tensor
+# programs against torch, traced programs against the dynamic engine (needs torch: pip install torch).
+# Prints graphs, mismatches and seconds; TRACEGRAD_FUZZ=N sets the budget (default 12,000).
+fuzz: $(VENV)/.installed
+	TRACEGRAD_FUZZ=$${TRACEGRAD_FUZZ:-12000} $(BIN)/python -m tests.fuzz
 
 lint: $(VENV)/.installed
 	$(BIN)/python -m ruff check engine nn viz tests bench

@@ -11,8 +11,9 @@ chain rule with numbers.  The plots need matplotlib (the ``notebooks`` extra).
 """
 
 from .chain import ChainPath, ChainRule, Factor, chain_rule
-from .dot import Diagram, GraphvizNotFoundError, find_dot
+from .dot import Diagram, GraphvizNotFoundError, RenderTimeoutError, find_dot
 from .graph import draw_flow, draw_graph
+from .limits import DiagramTooBigError
 from .network import draw_network
 from .plots import plot_activations, plot_decision_boundary, plot_history
 from .stepper import BackpropStepper, BackwardTable, StepInfo
@@ -23,8 +24,10 @@ __all__ = [
     "ChainPath",
     "ChainRule",
     "Diagram",
+    "DiagramTooBigError",
     "Factor",
     "GraphvizNotFoundError",
+    "RenderTimeoutError",
     "StepInfo",
     "chain_rule",
     "draw_flow",

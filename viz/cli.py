@@ -115,12 +115,34 @@ def lecture_network() -> Value:
     return named["C"]
 
 
+def out_folder_error(out: Path) -> str | None:
+    """Why ``--out`` cannot be the output folder (``None``: it is one, or was just made).
+
+    Creates the folder (and its parents) if needed; a path that is a file, or
+    lies inside one, or cannot be created, gives a one-line reason.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return None
+    except OSError as exc:
+        if out.exists() and not out.is_dir():
+            return f"--out {out} is a file, not a folder; pass a folder (it is created if missing)"
+        inside = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        if inside is not None:
+            return f"--out {out} lies inside {inside}, which is a file, not a folder"
+        return f"--out {out}: cannot create the folder ({exc.strerror or exc})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tracegrad`` console script."""
+    """Entry point of the ``tracegrad`` console script (exit 2: a bad ``--out``; 1: a failed demo)."""
     args = _parser().parse_args(argv)
     if args.command == "demo":
         start = time.perf_counter()
         out = Path(args.out)
+        problem = out_folder_error(out)
+        if problem is not None:
+            print(f"tracegrad demo: {problem}", file=sys.stderr)
+            return 2
         try:
             demo(out, epochs=args.epochs, samples=args.samples, seed=args.seed,
                  progress=not args.no_progress)

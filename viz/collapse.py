@@ -79,20 +79,6 @@ def count_boxes(groups: Sequence[str | None]) -> int:
     return sum(1 for g in groups if g is None) + len({g for g in groups if g is not None})
 
 
-def too_big(n: int, max_nodes: int, collapsed: bool) -> ValueError:
-    """The error for a graph with more than ``max_nodes`` boxes (it suggests collapsing)."""
-    if collapsed:
-        return ValueError(
-            f"the collapsed graph still has {n} nodes, more than max_nodes={max_nodes}; "
-            "try collapse='layer', or raise max_nodes"
-        )
-    return ValueError(
-        f"the graph has {n} nodes, more than max_nodes={max_nodes}: it would not be legible "
-        "(and could take long to lay out). Pass collapse='neuron' or collapse='layer' to draw "
-        "one box per nn module (nodes are grouped by engine.scope), or raise max_nodes"
-    )
-
-
 def group_boxes(gi: GraphIndex, groups: Sequence[str | None], grads: Sequence[float],
                 show_grad: bool) -> dict[str, Group]:
     """One box per group, ids ``g0, g1, ...`` in topological order of first appearance."""

@@ -17,9 +17,10 @@ import math
 from collections.abc import Sequence
 
 from .dot import Diagram
+from .limits import check_work
 from .scene import Gate, Group, Scene, Wire
 from .style import BUNDLE_LABELS, FONT, GROUP_FILL, OP_FILL, Style
-from .text import fmt, record_label, tooltip_text
+from .text import fmt, record_label, tooltip_text, visible
 
 
 def check_layout(rankdir: str, max_nodes: int) -> None:
@@ -39,8 +40,13 @@ def new_diagram(name: str, rankdir: str) -> Diagram:
     return g
 
 
-def draw_scene(scene: Scene, style: Style, *, name: str, rankdir: str) -> Diagram:
-    """The scene as a diagram named ``name``, drawn in ``style``."""
+def draw_scene(scene: Scene, style: Style, *, name: str, rankdir: str, max_nodes: int) -> Diagram:
+    """The scene as a diagram named ``name``, drawn in ``style``.
+
+    :class:`~viz.limits.DiagramTooBigError` when its layout work passes the
+    limit for ``max_nodes`` (see :func:`viz.limits.layout_work`): checked before any DOT is written.
+    """
+    check_work(scene, max_nodes)
     g = new_diagram(name, rankdir)
     _draw_nodes(g, scene, style, rankdir)
     _draw_wires(g, scene, style)
@@ -69,7 +75,7 @@ def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str) -> None:
 
 
 def _draw_gate(g: Diagram, i: int, gate: Gate, scene: Scene, style: Style) -> None:
-    g.node(f"op{i}", gate.symbol, id=f"op{i}", fillcolor=OP_FILL, margin="0.04",
+    g.node(f"op{i}", visible(gate.symbol), id=f"op{i}", fillcolor=OP_FILL, margin="0.04",
            tooltip=tooltip_text(gate.tooltip), **gate.shape, **{"class": gate.cls})
     attrs = {"id": f"o{i}", "class": "out"}
     attrs.update(style.out_attrs(gate, scene))

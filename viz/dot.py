@@ -32,6 +32,8 @@ import graphviz
 from graphviz.backend import dot_command
 
 ENV_VAR = "TRACEGRAD_DOT"
+TIMEOUT_VAR = "TRACEGRAD_RENDER_TIMEOUT"
+DEFAULT_TIMEOUT = 120.0  # seconds; diagrams within max_nodes lay out in seconds (see viz.limits)
 
 INSTALL_HINT = (
     "tracegrad needs a Graphviz program to render diagrams and found none. "
@@ -52,6 +54,24 @@ class GraphvizNotFoundError(graphviz.ExecutableNotFound):
 
     def __init__(self, detail: str = "") -> None:
         RuntimeError.__init__(self, f"{INSTALL_HINT}{' ' + detail if detail else ''}")
+
+
+class RenderTimeoutError(RuntimeError):
+    """Graphviz did not finish within the render timeout; the message suggests ``collapse=``."""
+
+
+def render_timeout() -> float:
+    """Seconds a render may take: ``TRACEGRAD_RENDER_TIMEOUT`` (a positive number), default 120."""
+    raw = os.environ.get(TIMEOUT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0.0 or seconds == float("inf"):
+        raise ValueError(f"{TIMEOUT_VAR} must be a positive number of seconds, got {raw!r}")
+    return seconds
 
 
 def _exe(name: str) -> str:
@@ -90,8 +110,17 @@ def _command(engine: str, format: str, renderer: str | None, formatter: str | No
 
 
 def _run(cmd: list[str], data: bytes | None, quiet: bool, cwd: str | None = None) -> bytes:
+    """Run Graphviz; :class:`RenderTimeoutError` (the program killed) past :func:`render_timeout`."""
+    timeout = render_timeout()
     try:
-        proc = subprocess.run(cmd, input=data, capture_output=True, cwd=cwd, check=False)
+        proc = subprocess.run(cmd, input=data, capture_output=True, cwd=cwd, check=False,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RenderTimeoutError(
+            f"{Path(cmd[0]).name} did not finish laying out the diagram in {timeout:g} s (stopped). "
+            "Draw fewer boxes: collapse='neuron' or collapse='layer' draws one box per nn module, "
+            f"or draw a smaller part of the graph; or set {TIMEOUT_VAR} to wait longer"
+        ) from None
     except OSError as exc:
         raise GraphvizNotFoundError(f"(running {cmd[0]!r} failed: {exc})") from exc
     stderr = proc.stderr.decode("utf-8", "replace")

@@ -20,6 +20,7 @@ from ..engine import Tensor, Trace, Value
 from .collapse import Collapse, scope_group
 from .core import check_layout
 from .dot import Diagram
+from .limits import check_reach
 from .style import FlowStyle, GraphStyle, Style
 from .tensor_graph import draw_tensor
 from .text import fmt
@@ -40,7 +41,10 @@ def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
     ``x + x`` draws two edges from ``x`` and ``x``'s box shows their sum.
 
     ``collapse='neuron'`` / ``'layer'`` (or a function scope -> group) draws
-    one box per nn module.  Past ``max_nodes`` boxes: ``ValueError``.
+    one box per nn module.  Past ``max_nodes`` boxes (the walk stops there),
+    or when the layout would take Graphviz long (cycles x placed nodes past
+    ``250 x max_nodes``, see :mod:`viz.limits`): ``DiagramTooBigError``, a
+    ``ValueError`` that suggests ``collapse=``.
 
     ``root`` may also be an ``engine.Trace`` (slots as value boxes, each
     instruction as its gate, values and grads of a replay on ``inputs``,
@@ -84,6 +88,8 @@ def _draw(root: Value | Tensor | Trace, style: Style, inputs: Sequence[Any] | No
     if isinstance(root, Tensor):
         _no_collapse(collapse)
         return draw_tensor(root, style, rankdir=rankdir, max_nodes=max_nodes)
+    if collapse is None and isinstance(root, Value):
+        check_reach(root, max_nodes)  # before the walk that names every node
     return draw_values(index_graph(root), style, rankdir=rankdir, collapse=collapse,
                        max_nodes=max_nodes)
 
@@ -96,7 +102,10 @@ def draw_trace(g: Trace, style: Style, inputs: Sequence[Any] | None = None, *,
     :func:`viz.trace_graph.trace_nodes`); each box and gate has the class
     ``slot-<kind>`` (input, param, const, op).
     """
-    gi = index_nodes(trace_nodes(g, inputs))
+    root = trace_nodes(g, inputs)
+    if collapse is None:
+        check_reach(root, max_nodes)
+    gi = index_nodes(root)
     kinds = [n.kind for n in gi.order]
     marks = Marks(node_class=lambda i: f"slot-{kinds[i]}")
     return draw_values(gi, style, grads=[n.grad for n in gi.order], marks=marks, rankdir=rankdir,

@@ -24,10 +24,11 @@ from typing import Any
 from ..engine import Tensor, Trace, Value, backward_schedule
 from .core import check_layout
 from .dot import Diagram
+from .limits import DiagramTooBigError
 from .style import CURRENT_EDGE, CURRENT_FILL, DONE_FILL, GraphStyle
 from .text import fmt
 from .value_graph import Marks, draw_values
-from .walk import GraphIndex, index_graph
+from .walk import GraphIndex, index_graph, reaches_more_than
 
 # the stepper's boxes show the grads known so far (through Marks), its edges the local gradient
 STEP_STYLE = GraphStyle(show_grad=False, show_local=True)
@@ -178,12 +179,12 @@ class BackpropStepper:
         self.seed = float(grad)
         self.rankdir = rankdir
         self.max_nodes = max_nodes
-        self.graph: GraphIndex = index_graph(root)
-        if len(self.graph.order) > max_nodes:
-            raise ValueError(
-                f"the graph has {len(self.graph.order)} nodes, more than max_nodes={max_nodes}; "
+        if reaches_more_than(root, max_nodes):  # stops walking at node max_nodes + 1
+            raise DiagramTooBigError(
+                f"the graph has more than max_nodes={max_nodes} nodes; "
                 "step through a smaller graph (one neuron, one sample) or raise max_nodes"
             )
+        self.graph: GraphIndex = index_graph(root)
         self._schedule = backward_schedule(root, self.seed)
         self.steps: list[StepInfo] = [self._describe(s) for s in self._schedule]
         self._events = self._grad_events()

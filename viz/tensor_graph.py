@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor, topological_order
-from .collapse import too_big
 from .core import draw_scene
 from .dot import Diagram
+from .limits import check_reach
 from .scene import Box, Gate, Scene, Wire
 from .style import FlowStyle, GraphStyle, Style, box_fill, tensor_gate_shape
 from .text import SMALL, array_text, fmt, op_tooltip, record_text, shape_text, summary
@@ -136,11 +136,11 @@ def _wires(gi: GraphIndex, flows: dict[tuple[int, int], Any], style: Style) -> I
 
 def draw_tensor(root: Tensor, style: Style, *, rankdir: str = "LR", max_nodes: int = 2000) -> Diagram:
     """The graph of a Tensor computation in ``style`` (a flow style replays backward privately)."""
+    check_reach(root, max_nodes)
     gi = index_nodes(root)
-    if len(gi.order) > max_nodes:
-        raise too_big(len(gi.order), max_nodes, False)
     grads = replay_grads(root) if style.fresh_grads else [n.grad for n in gi.order]
-    return draw_scene(tensor_scene(gi, style, grads), style, name=style.name, rankdir=rankdir)
+    return draw_scene(tensor_scene(gi, style, grads), style, name=style.name, rankdir=rankdir,
+                      max_nodes=max_nodes)
 
 
 def draw_tensor_graph(root: Tensor, *, show_grad: bool = True, show_local: bool = True,

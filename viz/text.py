@@ -41,22 +41,32 @@ def summary(a: np.ndarray) -> str:
     return f"mean {fmt(float(a.mean()))} min {fmt(float(a.min()))} max {fmt(float(a.max()))}"
 
 
+# Control characters (C0 and DEL) are not allowed in XML (so not in SVG), and NUL ends a C string
+# in the renderer: each is drawn as its Unicode "control picture" (U+2400 + code: NUL -> ␀).
+_CONTROL_PICTURES = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
+
+
+def visible(text: str) -> str:
+    """``text`` with each control character (``\\x00``-``\\x1f``, DEL) shown as its control picture."""
+    return text.translate(_CONTROL_PICTURES)
+
+
 def record_text(text: str) -> str:
-    """Escape a string for a Graphviz record field."""
-    out = text.replace("\\", "\\\\")
+    """Escape a string for a Graphviz record field (a newline becomes a space, see :func:`visible`)."""
+    out = visible(text.replace("\n", " ")).replace("\\", "\\\\")
     for c in "{}|<>\"":
         out = out.replace(c, "\\" + c)
-    return out.replace("\n", " ")
+    return out
 
 
 def html_text(text: str) -> str:
-    """Escape a string for a Graphviz HTML-like label."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape a string for a Graphviz HTML-like label (control characters: see :func:`visible`)."""
+    return visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def tooltip_text(text: str) -> str:
     """A tooltip on one line, without backslashes (Graphviz would read them as escapes)."""
-    return text.replace("\\", "/").replace("\n", " ")
+    return visible(text.replace("\\", "/").replace("\n", " "))
 
 
 def record_label(fields: list[str] | tuple[str, ...], rankdir: str) -> str:

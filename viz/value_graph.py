@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..engine import backward_schedule
-from .collapse import Collapse, assign_groups, count_boxes, group_boxes, too_big
+from .collapse import Collapse, assign_groups, count_boxes, group_boxes
 from .core import draw_scene
 from .dot import Diagram
+from .limits import too_big
 from .scene import Box, Gate, Scene, Wire
 from .style import ROUND_GATE, Style, box_fill
 from .text import fmt, op_tooltip, record_text
@@ -64,8 +65,9 @@ def draw_values(gi: GraphIndex, style: Style, *, grads: Sequence[float] | None =
     """The graph of ``gi`` in ``style``, collapsed by module if asked.
 
     ``grads`` default: a private backward pass when the style wants one
-    (flow), else each node's ``.grad``.  More than ``max_nodes`` boxes:
-    ``ValueError`` that suggests collapsing.
+    (flow), else each node's ``.grad``.  More than ``max_nodes`` boxes, or
+    a layout that would take Graphviz long (:func:`viz.limits.layout_work`):
+    :class:`~viz.limits.DiagramTooBigError` (a ``ValueError``) that suggests collapsing.
     """
     if collapse is None and len(gi.order) > max_nodes:
         raise too_big(len(gi.order), max_nodes, False)
@@ -76,7 +78,7 @@ def draw_values(gi: GraphIndex, style: Style, *, grads: Sequence[float] | None =
     if grads is None:
         grads = flow_grads(gi) if style.fresh_grads else [n.grad for n in gi.order]
     scene = value_scene(gi, style, grads, marks, groups)
-    return draw_scene(scene, style, name=name or style.name, rankdir=rankdir)
+    return draw_scene(scene, style, name=name or style.name, rankdir=rankdir, max_nodes=max_nodes)
 
 
 def value_scene(gi: GraphIndex, style: Style, grads: Sequence[float], marks: Marks = NO_MARKS,

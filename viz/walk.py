@@ -54,3 +54,17 @@ def index_nodes(root: Any) -> GraphIndex:
         for k, p in enumerate(n.parents):
             consumers[index[id(p)]].append((i, k))
     return GraphIndex(root, order, index, names, consumers)
+
+
+def reaches_more_than(root: Any, limit: int) -> bool:
+    """Whether ``root``'s graph has more than ``limit`` nodes; the walk stops at node ``limit + 1``."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for p in stack.pop().parents:
+            if id(p) not in seen:
+                seen.add(id(p))
+                if len(seen) > limit:
+                    return True
+                stack.append(p)
+    return False

@@ -51,3 +51,27 @@ def test_python_dash_m_viz(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout and (tmp_path / "backprop.html").is_file()
+
+
+@pytest.mark.parametrize("where", ["file", "inside-file"])
+def test_out_at_or_inside_a_file_is_one_line_and_exit_2(tmp_path: Path, where: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("keep me", encoding="utf-8")
+    out = taken if where == "file" else taken / "out"
+    assert main(["demo", "--out", str(out), "--epochs", "1", "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert str(taken) in err and "file" in err
+    assert "training" not in captured.out  # refused before any work
+    assert taken.read_text(encoding="utf-8") == "keep me"
+
+
+def test_out_problem_exits_2_from_the_console_script(tmp_path: Path) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "tracegrad.viz", "demo", "--out", str(taken / "x")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
