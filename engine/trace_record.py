@@ -319,37 +319,62 @@ def _aux_shape(aux: Any, out: list[Value]) -> Any:
 # ---------------------------------------------------------------- signature
 
 
+_WHAT = ("op sequence", "wiring", "input slots", "slot kinds", "parameters", "constants", "output", "aux results")
+
+
 def _signature(p: Program) -> tuple[Any, ...]:
-    """What must not change between a trace and a re-trace on other inputs."""
+    """What must not change between a trace and a re-trace on other inputs (one entry per name in ``_WHAT``).
+
+    The wiring is part of it: which slot feeds which argument of which op, and
+    which input number lands in which slot (a branch that swaps two inputs
+    builds the same ops over other slots).
+    """
     return (
-        tuple((i.op.name, i.op.arg, i.args) for i in p.ops),
+        tuple((i.op.name, i.op.arg) for i in p.ops),
+        tuple(i.args for i in p.ops),
+        p.input_slots,
         tuple(s.kind for s in p.slots),
         len(p.params),
         tuple(p.slots[k].value for k in p.const_slots),
         p.output,
+        p.aux_slots,
     )
 
 
 def mismatch(p: Program, other: Program) -> str | None:
-    """How a re-trace ``other`` differs from ``p`` (``"the op sequence differ (...)"``), or None."""
+    """How a re-trace ``other`` differs from ``p`` (``"the wiring differ (...)"``), or None."""
     mine, theirs = _signature(p), _signature(other)
     # a parameter must be the same Value - or, for a leaf fn makes itself (a
     # number wrapped when params=None), one with the same number
-    same_params = mine[2] == theirs[2] and all(
+    same_params = mine[4] == theirs[4] and all(
         a is b or (not a.parents and a.data == b.data) for a, b in zip(p.params, other.params)
     )
     if mine == theirs and same_params:
         return None
     if mine == theirs:
-        mine, theirs = (*mine[:2], 0, *mine[3:]), (*theirs[:2], 1, *theirs[3:])
-    what = ("op sequence", "slot kinds", "parameters", "constants", "output")
-    diff = next(w for w, a, b in zip(what, mine, theirs) if a != b)
-    detail = ""
-    if diff == "op sequence":
-        a, b = mine[0], theirs[0]
-        i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        detail = f" (first at op {i}; {len(a)} ops traced, {len(b)} on these inputs)"
-    return f"the {diff} differ{detail}"
+        return "the parameters differ (a parameter is another Value on these inputs)"
+    diff = next(i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b)
+    return f"the {_WHAT[diff]} differ{_detail(_WHAT[diff], mine[diff], theirs[diff])}"
+
+
+def _detail(what: str, a: tuple[Any, ...] | Any, b: tuple[Any, ...] | Any) -> str:
+    """Where two signature entries first differ, as text (empty for single numbers)."""
+    if not isinstance(a, tuple):
+        return f" (slot {a} in the trace, slot {b} on these inputs)" if what == "output" else ""
+    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    if what == "op sequence":
+        return f" (first at op {i}; {len(a)} ops traced, {len(b)} on these inputs)"
+    if i >= min(len(a), len(b)):
+        return f" ({len(a)} in the trace, {len(b)} on these inputs)"
+    if what == "wiring":
+        return f" (op {i} reads slots {a[i]} in the trace, {b[i]} on these inputs)"
+    if what == "input slots":
+        return f" (input number {i} feeds slot {a[i]} in the trace, slot {b[i]} on these inputs)"
+    if what == "aux results":
+        return f" (aux result {i} is slot {a[i]} in the trace, slot {b[i]} on these inputs)"
+    if what == "constants":
+        return f" (constant {i} is {a[i]!r} in the trace, {b[i]!r} on these inputs)"
+    return f" (first at slot {i}: {a[i]} in the trace, {b[i]} on these inputs)"
 
 
 # ---------------------------------------------------------------- text
