@@ -19,7 +19,8 @@ What a rule may use of ``m``:
 
 * the arithmetic operators ``+ - * / **`` and unary ``-`` on its arguments and
   on plain numbers (each backend's numbers support them);
-* ``m.exp m.log m.tanh m.sigmoid m.relu m.abs m.recip`` (1/x) and
+* ``m.exp m.log m.tanh m.sigmoid m.relu m.abs m.recip`` (1/x), ``m.div(a, b)`` (a/b,
+  correctly rounded; ``ZeroDivisionError`` at b = 0) and
   ``m.pow(x, k)`` (k a plain number); ``m.sum(*xs)`` and ``m.maximum(*xs)``;
 * the **router** helpers, which answer with *constants* (a router's decision
   is not differentiated again): ``m.step(x)`` (1 where x > 0, else 0),
@@ -93,6 +94,13 @@ class FloatMath:
         if x == 0.0:
             raise ZeroDivisionError(f"division by zero: 1 / {x!r}")
         return 1.0 / x
+
+    @staticmethod
+    def div(a: float, b: float) -> float:
+        """a / b, correctly rounded (``ZeroDivisionError`` at b = 0)."""
+        if b == 0.0:
+            raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
+        return a / b
 
     @staticmethod
     def pow(x: float, k: Any) -> float:
@@ -229,6 +237,13 @@ class ArrayMath:
         if np.any(x == 0):
             raise ZeroDivisionError("division by zero: the divisor has a zero element")
         return 1.0 / x
+
+    @staticmethod
+    def div(a: Any, b: Any) -> Any:
+        """a / b element-wise, correctly rounded (``ZeroDivisionError`` if any element of b is 0)."""
+        if np.any(b == 0):
+            raise ZeroDivisionError("division by zero: the divisor has a zero element")
+        return a / b
 
     @staticmethod
     def pow(x: Any, k: Any) -> Any:
@@ -515,6 +530,10 @@ class SymbolMath:
         return Frac(1, x)
 
     @staticmethod
+    def div(a: Any, b: Any) -> Sym:
+        return Frac(a, b)
+
+    @staticmethod
     def pow(x: Any, k: Any) -> Sym:
         return sym(x) ** k
 
@@ -612,6 +631,9 @@ class NodeMath:
 
     def recip(self, x: Any) -> Any:
         return 1.0 / x if _is_node(x) else self.plain.recip(x)
+
+    def div(self, a: Any, b: Any) -> Any:
+        return a / b if _is_node(a) or _is_node(b) else self.plain.div(a, b)
 
     def pow(self, x: Any, k: Any) -> Any:
         return x**k if _is_node(x) else self.plain.pow(x, k)
