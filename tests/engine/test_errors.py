@@ -9,6 +9,7 @@ import pytest
 from tracegrad.engine import (
     OPS,
     GradcheckError,
+    Tensor,
     Value,
     apply,
     backward,
@@ -96,6 +97,26 @@ def test_gradcheck_reports_every_input() -> None:
     assert [r.label for r in report] == ["a", "input 1"]
     assert all(r.ok for r in report)
     assert report[0].analytic == pytest.approx(report[0].numeric, rel=1e-6)
+
+
+def test_gradcheck_leaves_the_callers_gradients_alone() -> None:
+    w, b = Value(2.0, "w"), Value(0.5, "b")
+    w.grad, b.grad = 7.0, -1.0
+    x = Value(0.3, "x")
+    x.grad = 4.0
+    inner = w * b  # the caller's graph, used inside f
+    inner.grad = 9.0
+    report = gradcheck(lambda v: (v * inner + b).tanh(), [x])
+    assert report[0].ok
+    assert (w.grad, b.grad, x.grad, inner.grad) == (7.0, -1.0, 4.0, 9.0)
+    W = Tensor(np.array([[1.0, -2.0]]), requires_grad=True)
+    W.grad = np.array([[5.0, 6.0]])
+    held = W.grad
+    gradcheck(lambda t: (t * W).sum(), [np.array([[0.5, 0.25]])])
+    assert W.grad is held and W.grad.tolist() == [[5.0, 6.0]]
+    V = Tensor(np.array([1.0, 2.0]), requires_grad=True)  # no gradient yet: stays None
+    gradcheck(lambda t: (t * V).sum(), [np.array([0.5, 0.25])])
+    assert V.grad is None
 
 
 def test_gradcheck_raises_naming_the_input_and_both_values() -> None:
