@@ -46,6 +46,15 @@ import numpy as np
 # ---------------------------------------------------------------- floats
 
 
+def real_float(x: Any, where: str) -> float:
+    """``float(x)`` for a real number; one too large for a float raises ``OverflowError`` naming ``where``."""
+    try:
+        return float(x)
+    except OverflowError:
+        size = f"an integer of about 10**{int(x.bit_length() * 0.30103)}" if isinstance(x, int) else repr(x)[:40]
+        raise OverflowError(f"{where} is {size}, too large for a float (|x| > 1.8e308)") from None
+
+
 class FloatMath:
     """The backend for Python floats: every function takes and returns floats."""
 

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .backends import real_float
 from .backward import topological_order
 from .ops import Op
 from .state import is_grad_enabled
@@ -102,14 +103,14 @@ def flatten_inputs(inputs: Sequence[Any]) -> tuple[list[float], tuple[Any, ...]]
 def _flatten(x: Any, where: str, out: list[float]) -> Any:
     """Numbers and Values -> floats in ``out``; returns the structure (counts per level)."""
     kind = type(x)
-    if kind is float or kind is int:
-        out.append(float(x))
+    if kind is float:
+        out.append(x)
         return None
     if kind is Value:
         out.append(x.data)
         return None
-    if isinstance(x, Real) and not isinstance(x, bool):
-        out.append(float(x))
+    if kind is int or isinstance(x, Real) and not isinstance(x, bool):
+        out.append(real_float(x, f"trace: {where}"))
         return None
     if isinstance(x, np.ndarray):
         return _flatten(x.tolist(), where, out)  # a 0-d array is its number
@@ -172,8 +173,6 @@ def batch_columns(p: Program, inputs: Sequence[Any]) -> np.ndarray:
         elif arr.shape[0] != n:
             raise ValueError(f"trace.batch: input {i} has {arr.shape[0]} samples, input 0 has {n}")
         cols.append(arr.reshape(n, -1).T)
-    if n == 0:
-        raise ValueError("trace.batch: the batch is empty")
     if n is None:
         raise ValueError("trace.batch: the program has no inputs to batch over")
     return np.concatenate(cols, axis=0)
@@ -183,16 +182,31 @@ def _batch_array(x: Any, i: int, width: int) -> np.ndarray:
     """Input ``i`` of a batch as a float array of shape (n, ...) with ``width`` numbers per sample."""
     try:
         arr = np.asarray(x.data if type(x) is Value else x, dtype=float)
+    except OverflowError:
+        raise OverflowError(f"trace.batch: input {i}, sample {_too_large(x)} holds a number too large "
+                            "for a float (|x| > 1.8e308)") from None
     except (TypeError, ValueError):
         raise TypeError(
             f"trace.batch: input {i} must be numbers (an array or nested lists), got {type(x).__name__}"
         ) from None
+    if arr.ndim and arr.shape[0] == 0:  # before any reshape: numpy cannot infer a width from 0 samples
+        raise ValueError(f"trace.batch: the batch is empty (input {i} has 0 samples)")
     if arr.ndim == 0 or arr.reshape(arr.shape[0], -1).shape[1] != width:
         raise ValueError(
             f"trace.batch: input {i} must have shape (n, ...) with {width} numbers per "
             f"sample, got shape {arr.shape}"
         )
     return arr
+
+
+def _too_large(x: Any) -> int:
+    """The first sample of batch input ``x`` that does not fit a float."""
+    for j, row in enumerate(x):
+        try:
+            np.asarray(row, dtype=float)
+        except OverflowError:
+            return j
+    return 0
 
 
 # ---------------------------------------------------------------- recording
@@ -209,10 +223,18 @@ def record(fn: Callable[..., Any], example_inputs: Sequence[Any], params: list[V
     if isinstance(out, tuple) and len(out) == 2 and type(out[0]) is Value:
         out, aux = out
     if type(out) is not Value:
-        raise TypeError(
-            f"trace: fn must return a Value (or a pair (Value, aux Values)), got {type(out).__name__}"
-        )
+        raise TypeError(f"trace: fn must return a Value (or a pair (Value, aux Values)), {_returned(out)}")
     return program_of(out, aux, leaves, shapes, params)
+
+
+def _returned(out: Any) -> str:
+    """What fn returned instead of a Value, as text (a pair names its first item; a number says why)."""
+    pair = isinstance(out, tuple) and len(out) == 2
+    got = type(out[0] if pair else out).__name__
+    text = f"it returned a pair whose first item is a {got}" if pair else f"got {got}"
+    if isinstance(out[0] if pair else out, Real):
+        text += " (a plain number has no graph to trace: return the Value, not float(v) or v.data)"
+    return text
 
 
 def program_of(out: Value, aux: Any, leaves: Sequence[Value], shapes: tuple[Any, ...],
