@@ -50,7 +50,8 @@ def compile_scalar(p: Program) -> tuple[Callable[..., Any], Callable[..., Any], 
         env[f"c{k}"] = p.slots[k].value
     source = "\n".join(_forward_lines(p, fn_name)) + "\n\n" + "\n".join(_backward_lines(p)) + "\n"
     exec(compile(source, "<tracegrad trace>", "exec"), env)  # noqa: S102 - generated from the op list
-    return env["forward"], env["backward"], source
+    # taken out of their own globals: a function in the dict it reads would be a reference cycle
+    return env.pop("forward"), env.pop("backward"), source
 
 
 def _locals_tuple(p: Program) -> str:
