@@ -263,3 +263,5 @@ def test_a_batch_division_by_zero_names_the_sample_and_the_op() -> None:
     g = trace(lambda x, y: x / y + x, 3.0, 1.0)
     with pytest.raises(ZeroDivisionError, match=r"division by zero.*sample 1, t0 = x0 ÷ x1"):
         g.batch(np.ones(3), np.array([1.0, 0.0, 2.0]))
+    with pytest.raises(ZeroDivisionError, match=r"division by zero.*t0 = x0 ÷ x1, over a batch, sample 2"):
+        g.inspect(np.ones(3), np.array([1.0, 2.0, 0.0]), batch=True)
