@@ -19,7 +19,8 @@ What a rule may use of ``m``:
 
 * the arithmetic operators ``+ - * / **`` and unary ``-`` on its arguments and
   on plain numbers (each backend's numbers support them);
-* ``m.exp m.log m.tanh m.sigmoid m.relu m.abs m.recip`` (1/x) and
+* ``m.exp m.log m.tanh m.sigmoid m.relu m.abs m.recip`` (1/x), ``m.div(a, b)`` (a/b,
+  correctly rounded; ``ZeroDivisionError`` at b = 0) and
   ``m.pow(x, k)`` (k a plain number); ``m.sum(*xs)`` and ``m.maximum(*xs)``;
 * the **router** helpers, which answer with *constants* (a router's decision
   is not differentiated again): ``m.step(x)`` (1 where x > 0, else 0),
@@ -43,6 +44,15 @@ from typing import Any
 import numpy as np
 
 # ---------------------------------------------------------------- floats
+
+
+def real_float(x: Any, where: str) -> float:
+    """``float(x)`` for a real number; one too large for a float raises ``OverflowError`` naming ``where``."""
+    try:
+        return float(x)
+    except OverflowError:
+        size = f"an integer of about 10**{int(x.bit_length() * 0.30103)}" if isinstance(x, int) else repr(x)[:40]
+        raise OverflowError(f"{where} is {size}, too large for a float (|x| > 1.8e308)") from None
 
 
 class FloatMath:
@@ -93,6 +103,13 @@ class FloatMath:
         if x == 0.0:
             raise ZeroDivisionError(f"division by zero: 1 / {x!r}")
         return 1.0 / x
+
+    @staticmethod
+    def div(a: float, b: float) -> float:
+        """a / b, correctly rounded (``ZeroDivisionError`` at b = 0)."""
+        if b == 0.0:
+            raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
+        return a / b
 
     @staticmethod
     def pow(x: float, k: Any) -> float:
@@ -229,6 +246,13 @@ class ArrayMath:
         if np.any(x == 0):
             raise ZeroDivisionError("division by zero: the divisor has a zero element")
         return 1.0 / x
+
+    @staticmethod
+    def div(a: Any, b: Any) -> Any:
+        """a / b element-wise, correctly rounded (``ZeroDivisionError`` if any element of b is 0)."""
+        if np.any(b == 0):
+            raise ZeroDivisionError("division by zero: the divisor has a zero element")
+        return a / b
 
     @staticmethod
     def pow(x: Any, k: Any) -> Any:
@@ -515,6 +539,10 @@ class SymbolMath:
         return Frac(1, x)
 
     @staticmethod
+    def div(a: Any, b: Any) -> Sym:
+        return Frac(a, b)
+
+    @staticmethod
     def pow(x: Any, k: Any) -> Sym:
         return sym(x) ** k
 
@@ -612,6 +640,9 @@ class NodeMath:
 
     def recip(self, x: Any) -> Any:
         return 1.0 / x if _is_node(x) else self.plain.recip(x)
+
+    def div(self, a: Any, b: Any) -> Any:
+        return a / b if _is_node(a) or _is_node(b) else self.plain.div(a, b)
 
     def pow(self, x: Any, k: Any) -> Any:
         return x**k if _is_node(x) else self.plain.pow(x, k)

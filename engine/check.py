@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .backward import backward
+from .backward import backward, topological_order
 from .tensor import Tensor, to_array
 from .value import Value
 
@@ -137,14 +137,36 @@ def gradcheck(
     out = f(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
-    backward(out)
+    analytic = _backward_leaving_grads(out, leaves)
     numeric = numerical_grad(f, leaves, eps)
     report = []
-    for i, (leaf, num) in enumerate(zip(leaves, numeric)):
-        err = abs(leaf.grad - num)
-        report.append(GradcheckResult(i, labels[i], leaf.grad, num, err, err <= atol + rtol * abs(num)))
+    for i, (a, num) in enumerate(zip(analytic, numeric)):
+        err = abs(a - num)
+        report.append(GradcheckResult(i, labels[i], a, num, err, err <= atol + rtol * abs(num)))
     _raise_first_failure(report, rtol, atol)
     return report
+
+
+def _backward_leaving_grads(out: Any, leaves: Sequence[Any]) -> list[Any]:
+    """``backward(out)`` and the ``leaves``' gradients; every ``.grad`` in the graph is put back as it was.
+
+    ``f`` may use the caller's parameters (Values or Tensors): backward would
+    fill their ``.grad``, so each node's ``.grad`` is saved first (arrays copied)
+    and restored (the same object, the old numbers), even if backward raises.
+    """
+    saved = [(node, node.grad, _copy(node.grad)) for node in topological_order(out)]
+    try:
+        backward(out)
+        return [leaf.grad for leaf in leaves]
+    finally:
+        for node, grad, copy in saved:
+            if isinstance(grad, np.ndarray):  # backward may add into the array in place: the same array, old numbers
+                grad[...] = copy
+            node.grad = grad
+
+
+def _copy(grad: Any) -> Any:
+    return grad.copy() if isinstance(grad, np.ndarray) else grad
 
 
 def _raise_first_failure(report: list[GradcheckResult], rtol: float, atol: float) -> None:
@@ -165,11 +187,11 @@ def _gradcheck_tensors(
     leaves = [Tensor(a.copy(), requires_grad=True, label=lbl) for a, lbl in zip(arrays, labels)]
     out = f(*leaves)
     _scalar_of(out)
-    out.backward()
+    grads = _backward_leaving_grads(out, leaves)
     numeric = _numerical_tensor_grad(f, arrays, eps)
     report = []
     for i, (leaf, num) in enumerate(zip(leaves, numeric)):
-        analytic = leaf.grad if leaf.grad is not None else np.zeros(leaf.shape)
+        analytic = grads[i] if grads[i] is not None else np.zeros(leaf.shape)
         for j in np.ndindex(leaf.shape):
             a, n = float(analytic[j]), float(num[j])
             err = abs(a - n)

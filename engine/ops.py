@@ -278,7 +278,7 @@ def _div(a: float, b: float) -> tuple[float, tuple[float, float]]:
     if b == 0.0:
         raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
     inv = 1.0 / b
-    return a * inv, (inv, -a * inv * inv)
+    return a / b, (inv, -a * inv * inv)
 
 
 def _neg(x: float) -> tuple[float, tuple[float]]:
@@ -427,7 +427,7 @@ _ENTRIES = [
        explain="multiply gate: each input gets the upstream gradient times the OTHER input",
        formula="d(a*b)/da = b, d(a*b)/db = a"),
     Op("div", symbol="÷", gate="scaled swap multiplier", arity=2, infix=True, reference="divide",
-       forward=lambda m, a, b: a * m.recip(b),
+       forward=lambda m, a, b: m.div(a, b),
        local_grads=lambda m, a, b, out: (m.recip(b), -a * m.recip(b) * m.recip(b)), fast=_div,
        explain="divide gate: a gets upstream / b, b gets -upstream * a / b^2",
        formula="d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"),

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .backends import ARRAY, NodeMath
+from .backends import ARRAY, NodeMath, real_float
 from .backward import backprop, topological_order
 from .ops import Op
 from .state import STATE
@@ -238,6 +238,8 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     except (ValueError, TypeError) as exc:
         raise TypeError(f"Tensor data must be numeric (array, list or number): {exc}") from None
     kind = array.dtype.kind
+    if kind == "O":
+        _check_big_ints(array)
     if kind not in "fiub":
         raise TypeError(
             f"Tensor data must be real numbers, got a {array.dtype} array"
@@ -248,12 +250,20 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array if array.dtype == want else array.astype(want)
 
 
+def _check_big_ints(array: np.ndarray) -> None:
+    """``OverflowError`` naming the first element of an object array that is a number too large for a float."""
+    for idx in np.ndindex(array.shape):
+        x = array[idx]
+        if isinstance(x, Real) and not isinstance(x, bool):
+            real_float(x, f"Tensor data: element [{', '.join(map(str, idx))}]" if idx else "Tensor data")
+
+
 def operand(x: Any, like: Tensor) -> Tensor:
     """The other side of an op as a constant Tensor (numbers take ``like``'s dtype)."""
     if type(x) is Tensor:
         return x
     if isinstance(x, Real) and not isinstance(x, bool):
-        return _constant(np.asarray(x, dtype=like.data.dtype))
+        return _constant(np.asarray(real_float(x, "Tensor operand"), dtype=like.data.dtype))
     if isinstance(x, (np.ndarray, list, tuple)) or isinstance(x, (bool, np.bool_)):
         return _constant(to_array(x))
     raise TypeError(f"cannot combine a Tensor with {type(x).__name__}")

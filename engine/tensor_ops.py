@@ -395,9 +395,16 @@ def _tensors(items: Sequence[Any], name: str) -> tuple[Tensor, ...]:
     return tuple(operand(t, like) for t in items)
 
 
+def _join_axis(axis: Any, name: str) -> None:
+    """``TypeError`` unless ``axis`` is an int (numpy's ``axis=None`` would flatten: not a join)."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: axis must be an int, got {axis!r} (to join flattened Tensors, reshape them to 1-D)")
+
+
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join along an existing ``axis``; each input gets its own block of the upstream."""
     parents = _tensors(tensors, "concatenate")
+    _join_axis(axis, "concatenate")
     try:
         out = np.concatenate([p.data for p in parents], axis=axis)
     except (ValueError, np.exceptions.AxisError):
@@ -422,6 +429,7 @@ def _vjp_concat(node: Tensor, g: np.ndarray) -> tuple[Any, ...]:
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join along a new ``axis``; each input gets its own slice of the upstream."""
     parents = _tensors(tensors, "stack")
+    _join_axis(axis, "stack")
     try:
         out = np.stack([p.data for p in parents], axis=axis)
     except (ValueError, np.exceptions.AxisError):
@@ -444,6 +452,8 @@ def _check_axis(x: Tensor, axis: int, name: str) -> int:
         raise TypeError(f"{name}: axis must be an int, got {axis!r}")
     if x.ndim == 0 or not -x.ndim <= axis < x.ndim:
         raise ValueError(f"{name}: axis {axis} is out of range for shape {x.shape}")
+    if x.shape[axis] == 0:
+        raise ValueError(f"{name}: axis {axis} of shape {x.shape} is empty; it needs at least one entry")
     return int(axis)
 
 

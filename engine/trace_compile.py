@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .ops import Op
-from .trace_record import Instr, Program
+from .trace_record import Instr, Program, expr
 
 __all__ = ["Group", "backprop_groups", "compile_scalar", "plan_batch", "run_groups"]
 
@@ -50,7 +50,8 @@ def compile_scalar(p: Program) -> tuple[Callable[..., Any], Callable[..., Any], 
         env[f"c{k}"] = p.slots[k].value
     source = "\n".join(_forward_lines(p, fn_name)) + "\n\n" + "\n".join(_backward_lines(p)) + "\n"
     exec(compile(source, "<tracegrad trace>", "exec"), env)  # noqa: S102 - generated from the op list
-    return env["forward"], env["backward"], source
+    # taken out of their own globals: a function in the dict it reads would be a reference cycle
+    return env.pop("forward"), env.pop("backward"), source
 
 
 def _locals_tuple(p: Program) -> str:
@@ -177,10 +178,23 @@ def run_groups(groups: Sequence[Group], p: Program, columns: np.ndarray) -> tupl
             try:
                 out, locs = g.rule(V[g.args])  # type: ignore[misc]
             except (ArithmeticError, ValueError) as exc:
-                raise type(exc)(f"{g.op.name}: {exc} (replay over a batch)") from None
+                raise type(exc)(f"{g.op.name}: {exc} (replay over a batch{_where(g, p, V)})") from None
             V[g.outs] = out
             saved.append(locs)
     return V, saved
+
+
+def _where(g: Group, p: Program, V: np.ndarray) -> str:
+    """``"; sample 3, t2 = x0 ÷ x1"``: the first sample and op of group ``g`` that fail on their own."""
+    names = [s.name for s in p.slots]
+    for j in range(V.shape[1]):
+        for k, out in enumerate(g.outs):
+            try:
+                g.rule(V[g.args[:, k:k + 1], j:j + 1])  # type: ignore[misc]
+            except (ArithmeticError, ValueError):
+                ins = Instr(int(out), g.op, tuple(int(a) for a in g.args[:, k]))
+                return f": sample {j}, {names[ins.out]} = {expr(ins, names)}"
+    return ""
 
 
 def backprop_groups(groups: Sequence[Group], saved: Sequence[Any], G: np.ndarray) -> np.ndarray:

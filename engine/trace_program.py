@@ -229,7 +229,7 @@ class Trace:
             return None
         if not np.isfinite(V).all():
             return None
-        self._last = ("grouped", saved, 1, "sum")
+        self._last = ("one", saved, 1, "sum")  # one sample through the grouped form: floats, as the scalar replay
         self.last_inputs = list(numbers)
         self.aux = rebuild_numbers(p.aux_shape, V[list(p.aux_slots), 0].tolist())
         return float(V[p.output, 0])
@@ -271,6 +271,8 @@ class Trace:
             grads_p, grads_x = self._python()[1](self._last[1], seed, self._p.params)
         else:
             grads_p, grads_x = self._batch_backward(seed)
+            if self._last[0] == "one":
+                grads_x = [float(g[0]) for g in grads_x]
         for v, g in zip(self._p.params, grads_p):
             v.grad = g
         self.input_grads = list(grads_x)

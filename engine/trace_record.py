@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .backends import real_float
 from .backward import topological_order
 from .ops import Op
 from .state import is_grad_enabled
@@ -102,14 +103,14 @@ def flatten_inputs(inputs: Sequence[Any]) -> tuple[list[float], tuple[Any, ...]]
 def _flatten(x: Any, where: str, out: list[float]) -> Any:
     """Numbers and Values -> floats in ``out``; returns the structure (counts per level)."""
     kind = type(x)
-    if kind is float or kind is int:
-        out.append(float(x))
+    if kind is float:
+        out.append(x)
         return None
     if kind is Value:
         out.append(x.data)
         return None
-    if isinstance(x, Real) and not isinstance(x, bool):
-        out.append(float(x))
+    if kind is int or isinstance(x, Real) and not isinstance(x, bool):
+        out.append(real_float(x, f"trace: {where}"))
         return None
     if isinstance(x, np.ndarray):
         return _flatten(x.tolist(), where, out)  # a 0-d array is its number
@@ -172,8 +173,6 @@ def batch_columns(p: Program, inputs: Sequence[Any]) -> np.ndarray:
         elif arr.shape[0] != n:
             raise ValueError(f"trace.batch: input {i} has {arr.shape[0]} samples, input 0 has {n}")
         cols.append(arr.reshape(n, -1).T)
-    if n == 0:
-        raise ValueError("trace.batch: the batch is empty")
     if n is None:
         raise ValueError("trace.batch: the program has no inputs to batch over")
     return np.concatenate(cols, axis=0)
@@ -183,16 +182,31 @@ def _batch_array(x: Any, i: int, width: int) -> np.ndarray:
     """Input ``i`` of a batch as a float array of shape (n, ...) with ``width`` numbers per sample."""
     try:
         arr = np.asarray(x.data if type(x) is Value else x, dtype=float)
+    except OverflowError:
+        raise OverflowError(f"trace.batch: input {i}, sample {_too_large(x)} holds a number too large "
+                            "for a float (|x| > 1.8e308)") from None
     except (TypeError, ValueError):
         raise TypeError(
             f"trace.batch: input {i} must be numbers (an array or nested lists), got {type(x).__name__}"
         ) from None
+    if arr.ndim and arr.shape[0] == 0:  # before any reshape: numpy cannot infer a width from 0 samples
+        raise ValueError(f"trace.batch: the batch is empty (input {i} has 0 samples)")
     if arr.ndim == 0 or arr.reshape(arr.shape[0], -1).shape[1] != width:
         raise ValueError(
             f"trace.batch: input {i} must have shape (n, ...) with {width} numbers per "
             f"sample, got shape {arr.shape}"
         )
     return arr
+
+
+def _too_large(x: Any) -> int:
+    """The first sample of batch input ``x`` that does not fit a float."""
+    for j, row in enumerate(x):
+        try:
+            np.asarray(row, dtype=float)
+        except OverflowError:
+            return j
+    return 0
 
 
 # ---------------------------------------------------------------- recording
@@ -209,10 +223,18 @@ def record(fn: Callable[..., Any], example_inputs: Sequence[Any], params: list[V
     if isinstance(out, tuple) and len(out) == 2 and type(out[0]) is Value:
         out, aux = out
     if type(out) is not Value:
-        raise TypeError(
-            f"trace: fn must return a Value (or a pair (Value, aux Values)), got {type(out).__name__}"
-        )
+        raise TypeError(f"trace: fn must return a Value (or a pair (Value, aux Values)), {_returned(out)}")
     return program_of(out, aux, leaves, shapes, params)
+
+
+def _returned(out: Any) -> str:
+    """What fn returned instead of a Value, as text (a pair names its first item; a number says why)."""
+    pair = isinstance(out, tuple) and len(out) == 2
+    got = type(out[0] if pair else out).__name__
+    text = f"it returned a pair whose first item is a {got}" if pair else f"got {got}"
+    if isinstance(out[0] if pair else out, Real):
+        text += " (a plain number has no graph to trace: return the Value, not float(v) or v.data)"
+    return text
 
 
 def program_of(out: Value, aux: Any, leaves: Sequence[Value], shapes: tuple[Any, ...],
@@ -319,37 +341,62 @@ def _aux_shape(aux: Any, out: list[Value]) -> Any:
 # ---------------------------------------------------------------- signature
 
 
+_WHAT = ("op sequence", "wiring", "input slots", "slot kinds", "parameters", "constants", "output", "aux results")
+
+
 def _signature(p: Program) -> tuple[Any, ...]:
-    """What must not change between a trace and a re-trace on other inputs."""
+    """What must not change between a trace and a re-trace on other inputs (one entry per name in ``_WHAT``).
+
+    The wiring is part of it: which slot feeds which argument of which op, and
+    which input number lands in which slot (a branch that swaps two inputs
+    builds the same ops over other slots).
+    """
     return (
-        tuple((i.op.name, i.op.arg, i.args) for i in p.ops),
+        tuple((i.op.name, i.op.arg) for i in p.ops),
+        tuple(i.args for i in p.ops),
+        p.input_slots,
         tuple(s.kind for s in p.slots),
         len(p.params),
         tuple(p.slots[k].value for k in p.const_slots),
         p.output,
+        p.aux_slots,
     )
 
 
 def mismatch(p: Program, other: Program) -> str | None:
-    """How a re-trace ``other`` differs from ``p`` (``"the op sequence differ (...)"``), or None."""
+    """How a re-trace ``other`` differs from ``p`` (``"the wiring differ (...)"``), or None."""
     mine, theirs = _signature(p), _signature(other)
     # a parameter must be the same Value - or, for a leaf fn makes itself (a
     # number wrapped when params=None), one with the same number
-    same_params = mine[2] == theirs[2] and all(
+    same_params = mine[4] == theirs[4] and all(
         a is b or (not a.parents and a.data == b.data) for a, b in zip(p.params, other.params)
     )
     if mine == theirs and same_params:
         return None
     if mine == theirs:
-        mine, theirs = (*mine[:2], 0, *mine[3:]), (*theirs[:2], 1, *theirs[3:])
-    what = ("op sequence", "slot kinds", "parameters", "constants", "output")
-    diff = next(w for w, a, b in zip(what, mine, theirs) if a != b)
-    detail = ""
-    if diff == "op sequence":
-        a, b = mine[0], theirs[0]
-        i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        detail = f" (first at op {i}; {len(a)} ops traced, {len(b)} on these inputs)"
-    return f"the {diff} differ{detail}"
+        return "the parameters differ (a parameter is another Value on these inputs)"
+    diff = next(i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b)
+    return f"the {_WHAT[diff]} differ{_detail(_WHAT[diff], mine[diff], theirs[diff])}"
+
+
+def _detail(what: str, a: tuple[Any, ...] | Any, b: tuple[Any, ...] | Any) -> str:
+    """Where two signature entries first differ, as text (empty for single numbers)."""
+    if not isinstance(a, tuple):
+        return f" (slot {a} in the trace, slot {b} on these inputs)" if what == "output" else ""
+    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    if what == "op sequence":
+        return f" (first at op {i}; {len(a)} ops traced, {len(b)} on these inputs)"
+    if i >= min(len(a), len(b)):
+        return f" ({len(a)} in the trace, {len(b)} on these inputs)"
+    if what == "wiring":
+        return f" (op {i} reads slots {a[i]} in the trace, {b[i]} on these inputs)"
+    if what == "input slots":
+        return f" (input number {i} feeds slot {a[i]} in the trace, slot {b[i]} on these inputs)"
+    if what == "aux results":
+        return f" (aux result {i} is slot {a[i]} in the trace, slot {b[i]} on these inputs)"
+    if what == "constants":
+        return f" (constant {i} is {a[i]!r} in the trace, {b[i]!r} on these inputs)"
+    return f" (first at slot {i}: {a[i]} in the trace, {b[i]} on these inputs)"
 
 
 # ---------------------------------------------------------------- text

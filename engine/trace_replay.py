@@ -83,20 +83,31 @@ def forward_values(p: Program, numbers: Sequence[Any], batch: bool = False) -> t
         try:
             out, local = rule(*[values[a] for a in ins.args])
         except (ArithmeticError, ValueError) as exc:
-            raise _located(exc, p, ins, None if batch else values) from None
+            raise _located(exc, p, ins, values, batch) from None
         values[ins.out] = out
         local_grads.append(local)
     return values, local_grads
 
 
-def _located(exc: Exception, p: Program, ins: Instr, values: list[float] | None) -> Exception:
-    """``exc`` again, naming the instruction (and its input numbers, unless over a batch)."""
+def _located(exc: Exception, p: Program, ins: Instr, values: list[Any], batch: bool) -> Exception:
+    """``exc`` again, naming the instruction and its input numbers (over a batch: the first sample that fails)."""
     names = [s.name for s in p.slots]
     where = f"replay of {names[ins.out]} = {expr(ins, names)}"
-    if values is None:
-        return type(exc)(f"{ins.op.name}: {exc} ({where}, over a batch)")
+    if batch:
+        return type(exc)(f"{ins.op.name}: {exc} ({where}, over a batch{_failing_sample(ins, values)})")
     args = ", ".join(f"{names[a]}={values[a]!r}" for a in ins.args)
     return type(exc)(f"{ins.op.name}: {exc} ({where}; inputs: {args})")
+
+
+def _failing_sample(ins: Instr, values: list[Any]) -> str:
+    """``", sample 3"``: the first sample on which ``ins`` fails alone (empty if none does)."""
+    args = [np.asarray(values[a]) for a in ins.args]
+    for j in range(max((a.size for a in args), default=0)):
+        try:
+            ins.op.array_fn(*[a if a.ndim == 0 else a[j:j + 1] for a in args])  # type: ignore[misc]
+        except (ArithmeticError, ValueError):
+            return f", sample {j}"
+    return ""
 
 
 class ProgramNode(NamedTuple):

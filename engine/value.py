@@ -16,7 +16,7 @@ from numbers import Real
 from typing import Any
 
 from . import ops
-from .backends import FLOAT, NodeMath
+from .backends import FLOAT, NodeMath, real_float
 from .backward import backprop, local_times_upstream, seed_of, topological_order
 from .ops import Op
 from .state import STATE
@@ -91,56 +91,56 @@ class Value:
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Value:
         if type(other) is not Value:
-            other = _operand(other)
+            other = _operand(other, "add")
             if other is None:
                 return NotImplemented
         return _binary(_ADD, self, other)
 
     def __radd__(self, other: Any) -> Value:
         if type(other) is not Value:
-            other = _operand(other)
+            other = _operand(other, "add")
             if other is None:
                 return NotImplemented
         return _binary(_ADD, other, self)
 
     def __sub__(self, other: Any) -> Value:
         if type(other) is not Value:
-            other = _operand(other)
+            other = _operand(other, "sub")
             if other is None:
                 return NotImplemented
         return _binary(_SUB, self, other)
 
     def __rsub__(self, other: Any) -> Value:
         if type(other) is not Value:
-            other = _operand(other)
+            other = _operand(other, "sub")
             if other is None:
                 return NotImplemented
         return _binary(_SUB, other, self)
 
     def __mul__(self, other: Any) -> Value:
         if type(other) is not Value:
-            other = _operand(other)
+            other = _operand(other, "mul")
             if other is None:
                 return NotImplemented
         return _binary(_MUL, self, other)
 
     def __rmul__(self, other: Any) -> Value:
         if type(other) is not Value:
-            other = _operand(other)
+            other = _operand(other, "mul")
             if other is None:
                 return NotImplemented
         return _binary(_MUL, other, self)
 
     def __truediv__(self, other: Any) -> Value:
         if type(other) is not Value:
-            other = _operand(other)
+            other = _operand(other, "div")
             if other is None:
                 return NotImplemented
         return _binary(_DIV, self, other)
 
     def __rtruediv__(self, other: Any) -> Value:
         if type(other) is not Value:
-            other = _operand(other)
+            other = _operand(other, "div")
             if other is None:
                 return NotImplemented
         return _binary(_DIV, other, self)
@@ -154,7 +154,7 @@ class Value:
         return NotImplemented
 
     def __rpow__(self, base: Any) -> Value:
-        base = _operand(base)
+        base = _operand(base, "pow_value")
         return NotImplemented if base is None else _binary(ops.POW_VALUE, base, self)
 
     def __neg__(self) -> Value:
@@ -225,22 +225,22 @@ class Value:
 
 def _to_float(data: Any) -> float:
     if isinstance(data, Real):
-        return float(data)
+        return real_float(data, "Value data")
     raise TypeError(
         f"Value data must be a real number (int, float, bool or numpy scalar), "
         f"got {type(data).__name__}: {data!r:.60}"
     )
 
 
-def _operand(other: Any) -> Value | None:
-    """The other side of a binary operator as a Value, or None (-> NotImplemented)."""
+def _operand(other: Any, op: str = "") -> Value | None:
+    """The other side of a binary operator ``op`` as a Value, or None (-> NotImplemented)."""
     kind = type(other)
     if kind is Value:
         return other
     if kind is float:
         return _constant(other)
     if kind is int or isinstance(other, Real):
-        return _constant(float(other))
+        return _constant(real_float(other, f"{op}: the operand"))
     return None
 
 
@@ -261,7 +261,7 @@ def _constant(x: float) -> Value:
 
 
 def _require_operand(other: Any, op: str) -> Value:
-    v = _operand(other)
+    v = _operand(other, op)
     if v is None:
         raise TypeError(f"{op}() needs a number or a Value, got {type(other).__name__}")
     return v

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from numbers import Real
 from typing import Any
 
@@ -70,21 +71,15 @@ class TracedStep:
         self.zero_grad, self.update = zero_grad, update
         self.batched, self.reduce, self.targets = batched, reduce, targets
         self.l2 = float(l2)
+        # the programs a Trace keeps (as its fn) hold the model and the loss, not self: no reference cycle
+        self._sample = partial(_sample, model, self.loss)
+        self._whole = partial(_whole, model, self.loss)
         self._traces: dict[Any, Trace] = {}
         self._undecided: set[Any] = set()  # targets whose made-up alternatives the loss refused
         self._penalty: Trace | None = None
         if self.l2 and self.params:
             alpha, ps = self.l2, self.params
             self._penalty = trace(lambda: L2.scalar(ps, alpha), params=ps)
-
-    def _sample(self, x: Any, y: Any) -> tuple[Value, Any]:
-        out = self.model(x)
-        return self.loss([out], [y]), out
-
-    def _whole(self, xs: Any, ys: Any) -> tuple[Value, Any]:
-        """The whole batch's loss (``batched=False``): ``loss([model(x) ...], ys)``."""
-        outs = [self.model(x) for x in xs]
-        return self.loss(outs, list(ys)), outs
 
     def _trace_for(self, key: Any, fn: Callable[..., Any], *example: Any) -> Trace:
         g = self._traces.get(key)
@@ -119,7 +114,7 @@ class TracedStep:
             total = g(xs, ys)
         else:
             baked = list(ys)
-            g = self._trace_for(("batch", n, tuple(_key(y) for y in ys)), lambda bx: self._whole(bx, baked), xs)
+            g = self._trace_for(("batch", n, tuple(_key(y) for y in ys)), partial(self._whole, ys=baked), xs)
             total = g(xs)
         return self._finish([(g, total, 1.0)], g.aux)
 
@@ -133,7 +128,7 @@ class TracedStep:
         runs = []
         for key, rows in by_target.items():
             y0 = ys[rows[0]]
-            runs.append((self._trace_for(key, lambda x, y0=y0: self._sample(x, y0), xs[rows[0]]), rows))
+            runs.append((self._trace_for(key, partial(self._sample, y=y0), xs[rows[0]]), rows))
         return runs
 
     def _per_sample(self, runs: list[Run], xs: Sequence[Any], ys: Sequence[Any],
@@ -238,6 +233,18 @@ class TracedStep:
         alts = [_alternatives(y) for y in ys]
         width = min(len(a) for a in alts)
         return key, self._whole, (xs, ys), [(xs, [a[k] for a in alts]) for k in range(width)]
+
+
+def _sample(model: Callable[[Any], Any], loss: LossFn, x: Any, y: Any) -> tuple[Value, Any]:
+    """One row's loss (``batched=True``): ``loss([model(x)], [y])``, and the output."""
+    out = model(x)
+    return loss([out], [y]), out
+
+
+def _whole(model: Callable[[Any], Any], loss: LossFn, xs: Any, ys: Any) -> tuple[Value, Any]:
+    """The whole batch's loss (``batched=False``): ``loss([model(x) ...], ys)``, and the outputs."""
+    outs = [model(x) for x in xs]
+    return loss(outs, list(ys)), outs
 
 
 def _key(y: Any) -> Any:

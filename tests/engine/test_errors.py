@@ -9,13 +9,19 @@ import pytest
 from tracegrad.engine import (
     OPS,
     GradcheckError,
+    Tensor,
     Value,
     apply,
     backward,
     backward_schedule,
+    concatenate,
     detect_anomaly,
     gradcheck,
+    log_softmax,
     numerical_grad,
+    softmax,
+    stack,
+    trace,
 )
 
 
@@ -98,6 +104,26 @@ def test_gradcheck_reports_every_input() -> None:
     assert report[0].analytic == pytest.approx(report[0].numeric, rel=1e-6)
 
 
+def test_gradcheck_leaves_the_callers_gradients_alone() -> None:
+    w, b = Value(2.0, "w"), Value(0.5, "b")
+    w.grad, b.grad = 7.0, -1.0
+    x = Value(0.3, "x")
+    x.grad = 4.0
+    inner = w * b  # the caller's graph, used inside f
+    inner.grad = 9.0
+    report = gradcheck(lambda v: (v * inner + b).tanh(), [x])
+    assert report[0].ok
+    assert (w.grad, b.grad, x.grad, inner.grad) == (7.0, -1.0, 4.0, 9.0)
+    W = Tensor(np.array([[1.0, -2.0]]), requires_grad=True)
+    W.grad = np.array([[5.0, 6.0]])
+    held = W.grad
+    gradcheck(lambda t: (t * W).sum(), [np.array([[0.5, 0.25]])])
+    assert W.grad is held and W.grad.tolist() == [[5.0, 6.0]]
+    V = Tensor(np.array([1.0, 2.0]), requires_grad=True)  # no gradient yet: stays None
+    gradcheck(lambda t: (t * V).sum(), [np.array([0.5, 0.25])])
+    assert V.grad is None
+
+
 def test_gradcheck_raises_naming_the_input_and_both_values() -> None:
     def wrong(a: Value) -> Value:
         out = a * a
@@ -178,3 +204,64 @@ def test_constant_arguments_must_be_finite() -> None:
     with pytest.raises(ValueError, match="leaky_relu.*finite"):
         Value(2.0).leaky_relu(math.inf)
     assert len(OPS["pow"]._bound) == len({k for k in OPS["pow"]._bound if k == k})  # no NaN keys cached
+
+
+# ---------------------------------------------------------------- clear errors: each names the input, sample or op
+
+
+def test_a_zero_d_array_is_a_number_to_trace() -> None:
+    g = trace(lambda x: x * 2.0, np.array(3.0))
+    assert g(np.array(4.0)) == 8.0
+
+
+def test_a_traced_fn_that_returns_a_number_is_told_why() -> None:
+    with pytest.raises(TypeError, match=r"a pair whose first item is a float \(a plain number has no graph"):
+        trace(lambda x: (float(x.data), [x]), 1.0)  # as a custom loss that calls float() under trace=True
+    with pytest.raises(TypeError, match=r"got float \(a plain number"):
+        trace(lambda x: x.data, 1.0)
+
+
+def test_an_empty_batch_is_reported_as_empty() -> None:
+    g = trace(lambda x: x * 2.0, 1.0)
+    with pytest.raises(ValueError, match=r"the batch is empty \(input 0 has 0 samples\)"):
+        g.batch(np.ones(0))
+    h = trace(lambda xs: xs[0] * xs[1], [1.0, 2.0])
+    with pytest.raises(ValueError, match="the batch is empty"):
+        h.batch(np.ones((0, 2)))
+
+
+def test_softmax_over_an_empty_axis_names_the_axis() -> None:
+    with pytest.raises(ValueError, match=r"softmax: axis 1 of shape \(2, 0\) is empty"):
+        softmax(Tensor(np.ones((2, 0))), axis=1)
+    with pytest.raises(ValueError, match=r"log_softmax: axis 0 of shape \(0,\) is empty"):
+        log_softmax(Tensor(np.ones(0)), axis=0)
+
+
+def test_joining_along_axis_none_is_refused() -> None:
+    with pytest.raises(TypeError, match="concatenate: axis must be an int, got None"):
+        concatenate([Tensor([1.0]), Tensor([2.0, 3.0])], axis=None)
+    with pytest.raises(TypeError, match="stack: axis must be an int, got None"):
+        stack([Tensor([1.0]), Tensor([2.0])], axis=None)
+
+
+def test_a_number_too_large_for_a_float_names_where_it_was() -> None:
+    big = 10**400
+    for run, where in [
+        (lambda: Value(big), "Value data"),
+        (lambda: Value(1.0) * big, "mul: the operand"),
+        (lambda: big / Value(1.0), "div: the operand"),
+        (lambda: Tensor([1.0, big]), r"Tensor data: element \[1\]"),
+        (lambda: Tensor([1.0]) + big, "Tensor operand"),
+        (lambda: trace(lambda x: x * 2.0, 1.0)(big), "trace: input 0"),
+        (lambda: trace(lambda x: x * 2.0, 1.0).batch([1.0, 2.0, big]), "trace.batch: input 0, sample 2"),
+    ]:
+        with pytest.raises(OverflowError, match=where + ".*too large for a float"):
+            run()
+
+
+def test_a_batch_division_by_zero_names_the_sample_and_the_op() -> None:
+    g = trace(lambda x, y: x / y + x, 3.0, 1.0)
+    with pytest.raises(ZeroDivisionError, match=r"division by zero.*sample 1, t0 = x0 ÷ x1"):
+        g.batch(np.ones(3), np.array([1.0, 0.0, 2.0]))
+    with pytest.raises(ZeroDivisionError, match=r"division by zero.*t0 = x0 ÷ x1, over a batch, sample 2"):
+        g.inspect(np.ones(3), np.array([1.0, 2.0, 0.0]), batch=True)

@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tracegrad import engine
-from tracegrad.engine import OPS, Value
+from tracegrad.engine import OPS, Tensor, Value
+from tracegrad.engine.backends import FLOAT
 from tracegrad.engine.ops import LEAF, Op
 
 
@@ -243,3 +246,34 @@ def test_max_shift_is_a_stabiliser_that_passes_no_gradient() -> None:
     y.backward()
     assert m.data == 2.0 and m.op.gate == "stabiliser"
     assert [x.grad for x in xs] == [3.0, 0.0, 0.0]  # the router back through m carries exactly nothing
+
+
+# ---------------------------------------------------------------- division is one correctly rounded a / b
+
+FINITE = st.floats(-1e100, 1e100)  # the locals (1/b, -a/b^2) stay finite: no overflow warnings
+
+
+def test_a_number_divided_by_itself_is_exactly_one() -> None:
+    assert (Value(49.0) / Value(49.0)).data == 1.0  # a * (1/b) gave 0.9999999999999999
+    assert (Value(49.0) / 49.0).data == 1.0 and (49.0 / Value(49.0)).data == 1.0
+
+
+@settings(deadline=None, max_examples=300)
+@given(a=FINITE, b=FINITE.filter(lambda b: abs(b) > 1e-100))
+def test_division_is_pythons_a_over_b_bit_for_bit_on_every_path(a: float, b: float) -> None:
+    want = a / b
+    assert Value(a).__truediv__(Value(b)).data == want
+    assert OPS["div"].fn(a, b)[0] == want
+    assert OPS["div"].forward(FLOAT, a, b) == want
+    assert float(OPS["div"].array_fn(np.array([a]), np.array([b]))[0][0]) == want
+    assert float((Tensor([a]) / Tensor([b])).data[0]) == want
+    g = engine.trace(lambda x, y: x / y, a, b, replay="python")
+    assert g(a, b) == want and g.batch(np.array([a]), np.array([b])) == want
+
+
+def test_division_by_zero_raises_on_every_path() -> None:
+    for run in (lambda: Value(1.0) / Value(0.0), lambda: OPS["div"].fn(1.0, 0.0),
+                lambda: OPS["div"].forward(FLOAT, 1.0, 0.0), lambda: Tensor([1.0]) / Tensor([0.0]),
+                lambda: OPS["div"].array_fn(np.array([1.0]), np.array([0.0]))):
+        with pytest.raises(ZeroDivisionError, match="division by zero"):
+            run()

@@ -293,6 +293,15 @@ def test_routers_redecide_on_replay() -> None:
     assert g.backward(inputs=True) == [0.0, 1.0]
 
 
+def test_input_gradients_of_one_replay_are_floats_in_both_modes() -> None:
+    for mode in ("python", "numpy"):
+        g = trace(lambda a, b: a * a * b + 2.0, 3.0, 2.0, replay=mode)
+        assert g(1.5, 4.0) == 11.0
+        grads = g.backward(inputs=True)
+        assert grads == [12.0, 2.25] and all(type(x) is float for x in grads), (mode, grads)
+        assert g.input_grads == grads
+
+
 def test_unused_inputs_and_nested_inputs() -> None:
     g = trace(lambda xs, y: xs[0][1] * 2.0, [[1.0, 2.0], [3.0, 4.0]], 5.0)
     assert g(np.array([[1.0, 7.0], [3.0, 4.0]]), 0.0) == 14.0
