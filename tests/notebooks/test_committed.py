@@ -113,15 +113,7 @@ def test_notebook_never_names_lecture_files(name: str) -> None:
     assert found is None, f"{name} names the lecture file {found.group(0)!r}; name the lecture by its topic"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="09's first cell still says 'seed 004'"))
-        if n == "09_gradients_of_gradients.ipynb"
-        else n
-        for n in PRESENT
-    ],
-)
+@pytest.mark.parametrize("name", PRESENT)
 def test_notebook_names_lectures_not_seed_numbers(name: str) -> None:
     sources = "".join("".join(c["source"]) for c in _load(name)["cells"])
     found = SEED_NUMBER.search(sources)
