@@ -13,7 +13,7 @@ Calling a module records which neuron / layer made each node
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
@@ -47,7 +47,7 @@ def as_inputs(x: Any, nin: int, who: str) -> list[Value]:
     Numbers become leaf Values labelled ``x1``, ``x2``, ... once, so every
     neuron of the first layer shares them (their fan-out is a gradient adder).
     """
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+    if isinstance(x, (str, bytes, Mapping)) or not hasattr(x, "__len__"):
         raise TypeError(f"{who} expects a list of {nin} numbers, got {type(x).__name__}: {x!r:.60}")
     if len(x) != nin:
         raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
