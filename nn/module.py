@@ -25,12 +25,15 @@ importing the module above it.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import math
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +45,9 @@ VERSION = 1
 M = TypeVar("M", bound="Module")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_REGISTRY: dict[str, type[Module]] = {}
+_REGISTRY: dict[str, type[Module]] = {}  # "module.QualName" -> class, every Module subclass
+_BUILTINS: dict[str, type[Module]] = {}  # "MLP" -> class: the public classes of tracegrad.nn, first definition kept
+_PACKAGE = __name__.rpartition(".")[0] + "."  # "tracegrad.nn."
 _CONVERSIONS: dict[str, Callable[..., Any]] = {}
 
 
@@ -60,13 +65,45 @@ def conversion(name: str) -> Callable[..., Any]:
         raise RuntimeError(f"no conversion {name!r}: it is registered when tracegrad.nn is imported") from None
 
 
+def class_name(cls: type[Module]) -> str:
+    """The name a file stores for ``cls``: the bare name of a built-in (``"MLP"``), else ``module.qualname``.
+
+    A user's class therefore never takes a built-in's name: ``__main__.Linear`` is not ``Linear``.
+    """
+    return cls.__name__ if _is_builtin(cls) else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _is_builtin(cls: type) -> bool:
+    return cls.__module__.startswith(_PACKAGE) and _BUILTINS.get(cls.__name__) is cls
+
+
+def _is_private(cls: type) -> bool:
+    return any(part.startswith("_") for part in cls.__qualname__.split(".") if part != "<locals>")
+
+
+def _register(cls: type[Module]) -> None:
+    """Record ``cls`` under its qualified name; a class of ``tracegrad.nn`` also under its bare name, once."""
+    _REGISTRY[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    if cls.__module__.startswith(_PACKAGE) and not _is_private(cls):
+        _BUILTINS.setdefault(cls.__name__, cls)
+
+
 def registered(name: str) -> type[Module]:
-    """The module class saved under ``name`` (``ValueError`` if unknown)."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise ValueError(f"unknown module class {name!r} (known: {known})") from None
+    """The module class saved under ``name``: a built-in's bare name or ``module.qualname`` (``ValueError`` if unknown).
+
+    Built-ins are looked up first, so no class defined later can stand in for one; private
+    classes (a name starting with ``_``) are refused.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"a module class name must be a string, got {type(name).__name__}")
+    klass = _BUILTINS.get(name) or _REGISTRY.get(name)
+    if klass is None:
+        known = ", ".join(sorted(_BUILTINS)) or "none"
+        raise ValueError(f"unknown module class {name!r:.80} (built-in: {known}; a class of yours is saved as "
+                         "'module.QualName' and must be defined before loading)")
+    if _is_private(klass):
+        raise ValueError(f"module class {name!r} is private (its name starts with '_') and cannot be loaded")
+    return klass
 
 
 def clear_grads(params: Iterable[Any]) -> None:
@@ -98,7 +135,7 @@ class Module:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[cls.__name__] = cls
+        _register(cls)
 
     # ------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -217,7 +254,7 @@ class Module:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "class": type(self).__name__,
+            "class": class_name(type(self)),
             "config": _encode_config(self.config()),
             "num_parameters": self.num_parameters(),
             "weights": weights,
@@ -238,6 +275,10 @@ class Module:
         Floats are written with ``repr`` precision, so a load gives back the
         exact same numbers.  The file is written to a temporary file in the
         same folder and renamed over ``path``, so a crash never leaves half a file.
+        An existing file keeps its permission bits; a new one gets the process
+        default (0666 minus the umask).  The temporary file is named
+        ``.{name}.{pid}.{random}.tmp``: a save killed midway leaves it behind,
+        and the next save to ``path`` removes those of processes no longer running.
         """
         text = json.dumps(self.to_document(), allow_nan=False)
         target = Path(path)
@@ -246,7 +287,8 @@ class Module:
             raise FileNotFoundError(f"cannot save to {target}: the folder {folder} does not exist")
         if target.is_dir():
             raise IsADirectoryError(f"cannot save to {target}: it is a directory (give a file name)")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        _remove_orphans(target)
+        fd, tmp = _open_temporary(target)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -269,7 +311,7 @@ class Module:
         doc = read_document(path)
         klass = registered(doc["class"])
         if not issubclass(klass, cls):
-            raise ValueError(f"{path}: the file holds a {doc['class']}, not a {cls.__name__}")
+            raise ValueError(f"{path}: the file holds a {doc['class']}, not a {class_name(cls)}")
         try:
             model = klass.from_config(_decode_config(doc["config"]))
         except (TypeError, ValueError) as exc:
@@ -288,10 +330,10 @@ class Module:
         """
         doc = read_document(path)
         mine = _encode_config(self.config())
-        if doc["class"] != type(self).__name__ or doc["config"] != mine:
+        if doc["class"] != class_name(type(self)) or doc["config"] != mine:
             raise ValueError(
                 f"{path}: the file holds {doc['class']}({_short(doc['config'])}), "
-                f"but this model is {type(self).__name__}({_short(mine)})"
+                f"but this model is {class_name(type(self))}({_short(mine)})"
             )
         try:
             self.load_state_dict(_decode_weights(doc["weights"]))
@@ -315,6 +357,57 @@ class Module:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _temporaries(target: Path) -> Iterator[tuple[Path, int]]:
+    """The temporary files of saves to ``target``: ``(path, pid of the saving process)``."""
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:].split(".")[0]
+        if pid.isdigit():
+            yield tmp, int(pid)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (this process always is)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or we cannot tell: leave its file alone
+    return True
+
+
+def _remove_orphans(target: Path) -> None:
+    """Delete temporary files left by killed saves to ``target`` (their process is gone)."""
+    for tmp, pid in _temporaries(target):
+        if not _alive(pid):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _open_temporary(target: Path) -> tuple[int, str]:
+    """Create ``.{name}.{pid}.{random}.tmp`` beside ``target``: ``(fd, path)``.
+
+    Mode: the existing target's permission bits, else 0666 minus the umask (the kernel applies it).
+    """
+    while True:
+        tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        if target.exists():
+            os.chmod(fd, stat.S_IMODE(target.stat().st_mode))
+    except BaseException:
+        os.close(fd)
+        tmp.unlink()
+        raise
+    return fd, str(tmp)
 
 
 def _snapshot(data: Any) -> float | np.ndarray:
@@ -352,7 +445,7 @@ def _checked_weight(name: str, current: Any, value: Any) -> Any:
 def _encode_config(value: Any) -> Any:
     """Config -> JSON: modules become ``{"module": class, "config": ...}``."""
     if isinstance(value, Module):
-        return {"module": type(value).__name__, "config": _encode_config(value.config())}
+        return {"module": class_name(type(value)), "config": _encode_config(value.config())}
     if isinstance(value, (list, tuple)):
         return [_encode_config(v) for v in value]
     if isinstance(value, dict):
@@ -429,9 +522,10 @@ def _short(config: Any) -> str:
 
 
 def check_size(name: str, n: Any) -> int:
-    """A layer size: a positive int (``TypeError`` for another kind, ``ValueError`` below 1)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    """A layer size: a positive int, numpy ints too (``TypeError`` for another kind, ``ValueError`` below 1)."""
+    if isinstance(n, bool) or not isinstance(n, Integral):
         raise TypeError(f"{name} must be an int, got {type(n).__name__}: {n!r}")
+    n = int(n)
     if n < 1:
         raise ValueError(f"{name} must be at least 1, got {n}")
     return n
