@@ -19,7 +19,7 @@ from typing import Any
 
 from ..engine import Value, scope, sum_values
 from .init import check_init, draw_weights, make_draw
-from .module import Module, check_size, conversion
+from .module import Module, check_size, config_size, conversion
 
 Activation = Callable[[Value], Value]
 
@@ -100,6 +100,11 @@ class Neuron(Module):
         """The neuron's output Value for one input vector (numbers or Values)."""
         return self.forward(as_inputs(x, self.nin, "Neuron"))
 
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """nin weights and one bias."""
+        return config_size(config, "nin") + 1
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments (for save/load)."""
         return {"nin": self.nin, "activation": self.activation, "init": self.init}
@@ -141,6 +146,11 @@ class Layer(Module):
         """The layer's outputs for one input vector (a single Value if ``nout == 1``)."""
         out = self.forward(as_inputs(x, self.nin, "Layer"))
         return out[0] if len(out) == 1 else out
+
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """nout neurons of nin weights and a bias."""
+        return config_size(config, "nout") * (config_size(config, "nin") + 1)
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (for save/load)."""
@@ -203,6 +213,15 @@ class MLP(Module):
         """The network's output for one input vector: a Value, or a list if ``nouts[-1] > 1``."""
         out = self.forward(as_inputs(x, self.nin, "MLP"))
         return out[0] if len(out) == 1 else out
+
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """Each layer's nout x (nin + 1), with nin the size before it."""
+        nouts = config.get("nouts")
+        if not isinstance(nouts, list):
+            raise ValueError(f"config.nouts must be a list of layer sizes, got {nouts!r:.60}")
+        sizes = [config_size(config, "nin"), *(config_size({"nouts": n}, "nouts") for n in nouts)]
+        return sum(b * (a + 1) for a, b in zip(sizes, sizes[1:]))
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (for save/load)."""

@@ -39,8 +39,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-FORMAT = "tracegrad-model"
-VERSION = 1
+from .model_file import FORMAT, VERSION, decode_weights, read_document, stored_count
 
 M = TypeVar("M", bound="Module")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -233,6 +232,16 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not report its config, so it cannot be saved")
 
     @classmethod
+    def count_parameters(cls, config: Mapping[str, Any]) -> int | None:
+        """How many numbers a module built from ``config`` (as saved: submodules encoded) holds.
+
+        ``None``: the class cannot tell before it is built (the default).  A
+        class that can (every built-in) lets ``load`` refuse a config that asks
+        for more parameters than the file holds, before allocating any.
+        """
+        return None
+
+    @classmethod
     def from_config(cls: type[M], config: Mapping[str, Any]) -> M:
         """Build an untrained module from :meth:`config` output."""
         return cls(**config)
@@ -306,18 +315,26 @@ class Module:
         """A new module rebuilt from a file written by :meth:`save`.
 
         ``MLP.load(path)`` also checks the file holds an MLP.  A truncated,
-        corrupted or foreign file raises ``ValueError`` saying what is wrong.
+        corrupted, foreign or hostile file raises ``ValueError`` naming the
+        field that is wrong, before anything is built: the whole file is
+        checked first (``nn.model_file``: schema, sizes within the stated
+        limits, shapes, dtypes, finite numbers), then the class (a known,
+        public class) and the number of parameters its config asks for.
         """
         doc = read_document(path)
-        klass = registered(doc["class"])
-        if not issubclass(klass, cls):
-            raise ValueError(f"{path}: the file holds a {doc['class']}, not a {class_name(cls)}")
+        try:
+            klass = registered(doc["class"])
+            if not issubclass(klass, cls):
+                raise ValueError(f"the file holds a {doc['class']}, not a {class_name(cls)}")
+            _check_count(klass, doc)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
         try:
             model = klass.from_config(_decode_config(doc["config"]))
-        except (TypeError, ValueError) as exc:
+        except BUILD_ERRORS as exc:
             raise ValueError(f"{path}: cannot rebuild {doc['class']} from its config: {exc}") from None
         try:
-            model.load_state_dict(_decode_weights(doc["weights"]))
+            model.load_state_dict(decode_weights(doc["weights"]))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: weights do not fit {doc['class']}: {exc}") from None
         return model  # type: ignore[return-value]
@@ -336,7 +353,7 @@ class Module:
                 f"but this model is {class_name(type(self))}({_short(mine)})"
             )
         try:
-            self.load_state_dict(_decode_weights(doc["weights"]))
+            self.load_state_dict(decode_weights(doc["weights"]))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from None
 
@@ -417,17 +434,15 @@ def _snapshot(data: Any) -> float | np.ndarray:
 def _checked_weight(name: str, current: Any, value: Any) -> Any:
     """``value`` converted to the parameter's kind, or ValueError saying why not."""
     if isinstance(current, np.ndarray):
-        if isinstance(value, (str, bytes)) or value is None:
-            raise ValueError(f"parameter {name!r}: expected an array of shape {current.shape}, got {value!r:.60}")
-        try:
-            arr = np.asarray(value, dtype=current.dtype)
-        except (TypeError, ValueError):
-            raise ValueError(f"parameter {name!r}: expected numbers, got {value!r:.60}") from None
-        if arr.shape != current.shape:
-            raise ValueError(f"parameter {name!r}: expected shape {current.shape}, got {arr.shape}")
+        arr = _real_array(name, value, current.shape)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"parameter {name!r}: holds NaN or inf")
-        return arr.copy()
+        with np.errstate(over="ignore"):  # a float32 overflow shows as a changed value below
+            out = arr.astype(current.dtype)  # a fresh array, never a view of the caller's
+        if not np.array_equal(out, arr):
+            raise ValueError(f"parameter {name!r}: its {arr.dtype} values are not exactly {current.dtype} numbers "
+                             "(they would be rounded)")
+        return out
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
@@ -436,10 +451,30 @@ def _checked_weight(name: str, current: Any, value: Any) -> Any:
             f"parameter {name!r}: expected one number (a scalar weight), got "
             f"{type(value).__name__}{shape}: {value!r:.60}"
         )
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"parameter {name!r}: expected a finite number, got {value!r}")
-    return value
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"parameter {name!r}: expected a finite number, got {value!r:.60}")
+    return number
+
+
+def _real_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` as an array of real numbers of ``shape`` (not yet converted), or ValueError saying why not."""
+    if isinstance(value, (str, bytes, Mapping)) or value is None:
+        raise ValueError(f"parameter {name!r}: expected an array of shape {shape}, got {value!r:.60}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"parameter {name!r}: expected numbers, got {value!r:.60}") from None
+    if arr.dtype.kind not in "iuf":
+        what = {"c": "complex numbers (the imaginary part would be lost)", "b": "booleans",
+                "O": "objects (numbers too large, or rows of different lengths)"}.get(arr.dtype.kind, str(arr.dtype))
+        raise ValueError(f"parameter {name!r}: expected real numbers, got {what}")
+    if arr.shape != shape:
+        raise ValueError(f"parameter {name!r}: expected shape {shape}, got {arr.shape}")
+    return arr
 
 
 def _encode_config(value: Any) -> Any:
@@ -455,6 +490,43 @@ def _encode_config(value: Any) -> Any:
     raise TypeError(f"config value {value!r:.60} ({type(value).__name__}) cannot be saved as JSON")
 
 
+BUILD_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
+"""What a constructor may raise on a config it does not accept; ``load`` reports each as ``ValueError``."""
+
+
+BUILD_SLACK = 1_000
+"""``load`` builds a model only if its config asks for at most this many parameters more than the file holds
+(so a small file cannot make it allocate a huge model); within the slack, ``load_state_dict`` names each
+missing parameter."""
+
+
+def encoded_count(entry: Any) -> int | None:
+    """The parameters of a saved submodule ``{"module": name, "config": ...}`` (None: cannot tell)."""
+    if not (isinstance(entry, dict) and set(entry) == {"module", "config"} and isinstance(entry["config"], dict)):
+        raise ValueError(f"expected a saved module {{'module': name, 'config': {{...}}}}, got {entry!r:.60}")
+    return registered(entry["module"]).count_parameters(entry["config"])
+
+
+def config_size(config: Mapping[str, Any], key: str) -> int:
+    """``config[key]``, a saved layer size: a whole number >= 0 (``ValueError`` naming the field)."""
+    n = config.get(key) if isinstance(config, Mapping) else None
+    if type(n) is not int or n < 0:
+        raise ValueError(f"config.{key} must be a whole number >= 0, got {n!r:.60}")
+    return n
+
+
+def _check_count(klass: type[Module], doc: Mapping[str, Any]) -> None:
+    """``klass``'s config asks for no more parameters than the file holds (+ :data:`BUILD_SLACK`), before building."""
+    try:
+        wanted = klass.count_parameters(doc["config"])
+    except BUILD_ERRORS as exc:
+        raise ValueError(f"cannot rebuild {doc['class']} from its config: {exc}") from None
+    stored = stored_count(doc["weights"])
+    if wanted is not None and wanted > stored + BUILD_SLACK:
+        raise ValueError(f"config: {doc['class']} with this config has {wanted:,} parameters, but the file holds "
+                         f"{stored:,}")
+
+
 def _decode_config(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"module", "config"}:
@@ -463,56 +535,6 @@ def _decode_config(value: Any) -> Any:
     if isinstance(value, list):
         return [_decode_config(v) for v in value]
     return value
-
-
-def _decode_weights(weights: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, w in weights.items():
-        if isinstance(w, dict):
-            if not {"shape", "data"} <= set(w):
-                raise ValueError(f"parameter {name!r}: an array entry needs 'shape' and 'data'")
-            try:
-                arr = np.asarray(w["data"], dtype=w.get("dtype", "float64"))
-            except (TypeError, ValueError):
-                raise ValueError(f"parameter {name!r}: array data is not numeric") from None
-            if list(arr.shape) != list(w["shape"]):
-                raise ValueError(f"parameter {name!r}: data has shape {arr.shape}, header says {w['shape']}")
-            out[name] = arr
-        else:
-            out[name] = w
-    return out
-
-
-def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a ``tracegrad-model`` file; ValueError says what is wrong with it."""
-    raw = Path(path).read_bytes()
-    if not raw.strip():
-        raise ValueError(f"{path}: the file is empty")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a tracegrad model file (binary data, not JSON text)") from None
-    except json.JSONDecodeError as exc:
-        hint = " (the file looks truncated)" if exc.pos >= len(raw.rstrip()) - 1 else ""
-        raise ValueError(f"{path}: corrupted model file, invalid JSON at byte {exc.pos}{hint}: {exc.msg}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise ValueError(f"{path}: not a tracegrad model file (format {found!r}, expected {FORMAT!r})")
-    if doc.get("version") != VERSION:
-        raise ValueError(
-            f"{path}: unsupported {FORMAT} version {doc.get('version')!r} (this tracegrad reads {VERSION})"
-        )
-    for key, kind in (("class", str), ("config", dict), ("weights", dict)):
-        if not isinstance(doc.get(key), kind):
-            raise ValueError(f"{path}: model file has no valid {key!r} entry")
-    n = doc.get("num_parameters")
-    if isinstance(n, int):
-        stored = sum(
-            int(np.prod(w.get("shape", []))) if isinstance(w, dict) else 1 for w in doc["weights"].values()
-        )
-        if stored != n:
-            raise ValueError(f"{path}: the file says {n} parameters but holds {stored} (damaged file)")
-    return doc
 
 
 def _short(config: Any) -> str:
