@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -61,6 +61,17 @@ class Allowed(NamedTuple):
         """The error for row ``i`` of a data set."""
         return ValueError(f"{self.title} needs labels {self.allowed}, got {t!r} at row {i}{self.hint}")
 
+    def first_bad(self, values: np.ndarray) -> int | None:
+        """The flat index of the first number of ``values`` outside the rule (None: all allowed)."""
+        bad = ~np.asarray(self.valid(values), dtype=bool).reshape(-1)
+        return int(np.flatnonzero(bad)[0]) if bad.any() else None
+
+    def check_flat(self, values: np.ndarray) -> None:
+        """The loss's own error (:meth:`in_loss`) for the first number of ``values`` (flat index) outside the rule."""
+        i = self.first_bad(values)
+        if i is not None:
+            raise self.in_loss(i, values.flat[i].item())
+
 
 SIGNS = Allowed("hinge", "hinge loss", "label", "be", "-1 or +1", lambda y: (y == 1) | (y == -1),
                 " (use 2*y - 1 for 0/1 labels)")
@@ -71,9 +82,21 @@ UNIT = Allowed("binary_cross_entropy", "binary_cross_entropy", "target", "lie", 
 """Binary cross-entropy's targets: 0 <= y <= 1."""
 
 
+PROBABILITIES = Allowed("binary_cross_entropy", "binary_cross_entropy", "prediction", "lie", "in [0, 1]",
+                        lambda p: (p >= 0) & (p <= 1), " (not a probability: use a sigmoid output)")
+"""Binary cross-entropy's predictions (without ``from_logits``): probabilities, 0 <= p <= 1."""
+
+
 def is_distribution(t: Sequence[float]) -> bool:
     """A one-hot vector or a probability distribution: every t_k >= 0 and sum_k t_k = 1 (to 1e-6)."""
     return all(v >= 0 for v in t) and abs(math.fsum(t) - 1.0) <= 1e-6
+
+
+def is_class_index(t: Any) -> bool:
+    """A whole number (an int, a numpy int, or an integral float such as ``2.0``), not a bool."""
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, Real):
+        return False
+    return isinstance(t, Integral) or (math.isfinite(t) and float(t).is_integer())
 
 
 def classes(nout: int | None) -> str:
@@ -167,7 +190,9 @@ class ClassLabels(Labels):
                         f"label at row {i} is not one-hot or a distribution (entries >= 0 summing to 1): "
                         f"{list(t)!r:.60}"
                     )
-            elif isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < (nout or math.inf):
+            elif not is_class_index(t):
+                raise ValueError(f"label {t!r} at row {i} is not a class index")
+            elif not 0 <= t < (nout or math.inf):
                 raise _outside(t, i, nout)
 
     def array_form(self, y: np.ndarray, nout: int | None) -> np.ndarray:

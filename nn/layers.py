@@ -26,7 +26,7 @@ import numpy as np
 from ..engine import Tensor, linear, no_grad, scope
 from ..engine.tensor import to_array
 from .init import check_init
-from .module import Module, check_size, conversion
+from .module import Module, check_size, config_size, conversion, encoded_count
 from .tensor_losses import binary_cross_entropy, hinge, mse  # their home; kept here under their old names
 
 _DTYPES = ("float64", "float32")
@@ -110,6 +110,12 @@ class Linear(Module):
         """``x W^T + b`` for ``x`` of shape (..., nin): one linear gate."""
         return linear(x if type(x) is Tensor else Tensor(x), self.weight, self.bias)
 
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """nout x nin weights, plus nout biases unless ``bias`` is false."""
+        nin, nout = config_size(config, "nin"), config_size(config, "nout")
+        return nout * nin + (nout if config.get("bias", True) else 0)
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments (for save/load)."""
         return {"nin": self.nin, "nout": self.nout, "bias": self.bias is not None,
@@ -131,6 +137,11 @@ class _Activation(Module):
     def config(self) -> dict[str, Any]:
         """Constructor arguments (none)."""
         return {}
+
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """0: an activation has no parameters."""
+        return 0
 
 
 class ReLU(_Activation):
@@ -217,12 +228,25 @@ class Embedding(Module):
             raise IndexError(f"Embedding: id {int(bad)} is out of range [0, {self.num})")
         return self.weight[idx]
 
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """num x dim vector entries."""
+        return config_size(config, "num") * config_size(config, "dim")
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments (for save/load)."""
         return {"num": self.num, "dim": self.dim, "dtype": self.dtype}
 
     def extra_repr(self) -> str:
         return f"{self.num} x {self.dim}"
+
+
+def _layers(config: Any) -> list[Any]:
+    """A Sequential's saved ``config["layers"]`` (``ValueError`` if it is missing or not a list)."""
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(layers, list):
+        raise ValueError(f"config.layers must be a list of modules, got {layers!r:.60}")
+    return layers
 
 
 class Sequential(Module):
@@ -289,7 +313,13 @@ class Sequential(Module):
     @classmethod
     def from_config(cls, config: Any) -> Sequential:
         """Rebuild from :meth:`config` output."""
-        return cls(*config["layers"])
+        return cls(*_layers(config))
+
+    @classmethod
+    def count_parameters(cls, config: Any) -> int | None:
+        """The sum over the layers (None if one of them cannot tell)."""
+        counts = [encoded_count(entry) for entry in _layers(config)]
+        return None if None in counts else sum(counts)  # type: ignore[arg-type]
 
     def extra_repr(self) -> str:
         return f"{len(self.layers)} layers"

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from ..engine import Value, apply, sum_values
-from .labels import SIGNS, UNIT, is_distribution
+from .labels import PROBABILITIES, SIGNS, UNIT, is_class_index, is_distribution
 
 
 def _value(x: Any, what: str) -> Value:
@@ -137,11 +137,8 @@ def binary_cross_entropy(p: Any, y: Any, from_logits: bool = False, eps: float =
     for i, (q, t) in enumerate(pairs):
         if not UNIT.holds(_number(t)):
             raise UNIT.in_loss(i, _number(t))
-        if not from_logits and not 0.0 <= q.data <= 1.0:
-            raise ValueError(
-                f"binary_cross_entropy: prediction {i} is {q.data!r}, not a probability in [0, 1] "
-                "(use a sigmoid output, or from_logits=True)"
-            )
+        if not from_logits and not PROBABILITIES.holds(q.data):
+            raise PROBABILITIES.in_loss(i, q.data)
         terms.append(_bce_term(q, t, from_logits, eps))
     return _mean(terms)
 
@@ -179,7 +176,7 @@ def softmax(logits: Sequence[Any]) -> list[Value]:
 def _one_cross_entropy(logits: Sequence[Any], target: Any, where: str) -> Value:
     ls = log_softmax(logits)
     k = len(ls)
-    if isinstance(target, Integral) and not isinstance(target, bool):
+    if is_class_index(target):
         c = int(target)
         if not 0 <= c < k:
             raise ValueError(f"{where}: class index {c} is outside the {k} classes 0..{k - 1}")

@@ -13,13 +13,13 @@ Calling a module records which neuron / layer made each node
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from typing import Any
 
 from ..engine import Value, scope, sum_values
 from .init import check_init, draw_weights, make_draw
-from .module import Module, check_size, conversion
+from .module import Module, check_size, config_size, conversion
 
 Activation = Callable[[Value], Value]
 
@@ -47,7 +47,7 @@ def as_inputs(x: Any, nin: int, who: str) -> list[Value]:
     Numbers become leaf Values labelled ``x1``, ``x2``, ... once, so every
     neuron of the first layer shares them (their fan-out is a gradient adder).
     """
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+    if isinstance(x, (str, bytes, Mapping)) or not hasattr(x, "__len__"):
         raise TypeError(f"{who} expects a list of {nin} numbers, got {type(x).__name__}: {x!r:.60}")
     if len(x) != nin:
         raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
@@ -100,6 +100,11 @@ class Neuron(Module):
         """The neuron's output Value for one input vector (numbers or Values)."""
         return self.forward(as_inputs(x, self.nin, "Neuron"))
 
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """nin weights and one bias."""
+        return config_size(config, "nin") + 1
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments (for save/load)."""
         return {"nin": self.nin, "activation": self.activation, "init": self.init}
@@ -141,6 +146,11 @@ class Layer(Module):
         """The layer's outputs for one input vector (a single Value if ``nout == 1``)."""
         out = self.forward(as_inputs(x, self.nin, "Layer"))
         return out[0] if len(out) == 1 else out
+
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """nout neurons of nin weights and a bias."""
+        return config_size(config, "nout") * (config_size(config, "nin") + 1)
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (for save/load)."""
@@ -203,6 +213,15 @@ class MLP(Module):
         """The network's output for one input vector: a Value, or a list if ``nouts[-1] > 1``."""
         out = self.forward(as_inputs(x, self.nin, "MLP"))
         return out[0] if len(out) == 1 else out
+
+    @classmethod
+    def count_parameters(cls, config: Any) -> int:
+        """Each layer's nout x (nin + 1), with nin the size before it."""
+        nouts = config.get("nouts")
+        if not isinstance(nouts, list):
+            raise ValueError(f"config.nouts must be a list of layer sizes, got {nouts!r:.60}")
+        sizes = [config_size(config, "nin"), *(config_size({"nouts": n}, "nouts") for n in nouts)]
+        return sum(b * (a + 1) for a, b in zip(sizes, sizes[1:]))
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (for save/load)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import importlib.resources
 import importlib.util
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,10 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     if len(raw) < header:
         raise ValueError(f"{p}: truncated IDX header ({len(raw)} bytes for {ndim} axes)")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
+    if any(d < 0 for d in shape):
+        raise ValueError(f"{p}: damaged IDX header, negative axis size in shape {shape}")
     dtype = np.dtype(_IDX_TYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a damaged header cannot overflow into a match
     if len(raw) - header != expected:
         raise ValueError(
             f"{p}: header says shape {shape} ({expected} bytes of data) but the file holds "

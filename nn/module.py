@@ -25,24 +25,28 @@ importing the module above it.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import math
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-FORMAT = "tracegrad-model"
-VERSION = 1
+from .model_file import FORMAT, VERSION, decode_weights, read_document, stored_count
 
 M = TypeVar("M", bound="Module")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_REGISTRY: dict[str, type[Module]] = {}
+_REGISTRY: dict[str, type[Module]] = {}  # "module.QualName" -> class, every Module subclass
+_BUILTINS: dict[str, type[Module]] = {}  # "MLP" -> class: the public classes of tracegrad.nn, first definition kept
+_PACKAGE = __name__.rpartition(".")[0] + "."  # "tracegrad.nn."
 _CONVERSIONS: dict[str, Callable[..., Any]] = {}
 
 
@@ -60,13 +64,45 @@ def conversion(name: str) -> Callable[..., Any]:
         raise RuntimeError(f"no conversion {name!r}: it is registered when tracegrad.nn is imported") from None
 
 
+def class_name(cls: type[Module]) -> str:
+    """The name a file stores for ``cls``: the bare name of a built-in (``"MLP"``), else ``module.qualname``.
+
+    A user's class therefore never takes a built-in's name: ``__main__.Linear`` is not ``Linear``.
+    """
+    return cls.__name__ if _is_builtin(cls) else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _is_builtin(cls: type) -> bool:
+    return cls.__module__.startswith(_PACKAGE) and _BUILTINS.get(cls.__name__) is cls
+
+
+def _is_private(cls: type) -> bool:
+    return any(part.startswith("_") for part in cls.__qualname__.split(".") if part != "<locals>")
+
+
+def _register(cls: type[Module]) -> None:
+    """Record ``cls`` under its qualified name; a class of ``tracegrad.nn`` also under its bare name, once."""
+    _REGISTRY[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    if cls.__module__.startswith(_PACKAGE) and not _is_private(cls):
+        _BUILTINS.setdefault(cls.__name__, cls)
+
+
 def registered(name: str) -> type[Module]:
-    """The module class saved under ``name`` (``ValueError`` if unknown)."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise ValueError(f"unknown module class {name!r} (known: {known})") from None
+    """The module class saved under ``name``: a built-in's bare name or ``module.qualname`` (``ValueError`` if unknown).
+
+    Built-ins are looked up first, so no class defined later can stand in for one; private
+    classes (a name starting with ``_``) are refused.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"a module class name must be a string, got {type(name).__name__}")
+    klass = _BUILTINS.get(name) or _REGISTRY.get(name)
+    if klass is None:
+        known = ", ".join(sorted(_BUILTINS)) or "none"
+        raise ValueError(f"unknown module class {name!r:.80} (built-in: {known}; a class of yours is saved as "
+                         "'module.QualName' and must be defined before loading)")
+    if _is_private(klass):
+        raise ValueError(f"module class {name!r} is private (its name starts with '_') and cannot be loaded")
+    return klass
 
 
 def clear_grads(params: Iterable[Any]) -> None:
@@ -98,7 +134,7 @@ class Module:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[cls.__name__] = cls
+        _register(cls)
 
     # ------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -196,6 +232,16 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not report its config, so it cannot be saved")
 
     @classmethod
+    def count_parameters(cls, config: Mapping[str, Any]) -> int | None:
+        """How many numbers a module built from ``config`` (as saved: submodules encoded) holds.
+
+        ``None``: the class cannot tell before it is built (the default).  A
+        class that can (every built-in) lets ``load`` refuse a config that asks
+        for more parameters than the file holds, before allocating any.
+        """
+        return None
+
+    @classmethod
     def from_config(cls: type[M], config: Mapping[str, Any]) -> M:
         """Build an untrained module from :meth:`config` output."""
         return cls(**config)
@@ -217,7 +263,7 @@ class Module:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "class": type(self).__name__,
+            "class": class_name(type(self)),
             "config": _encode_config(self.config()),
             "num_parameters": self.num_parameters(),
             "weights": weights,
@@ -238,6 +284,10 @@ class Module:
         Floats are written with ``repr`` precision, so a load gives back the
         exact same numbers.  The file is written to a temporary file in the
         same folder and renamed over ``path``, so a crash never leaves half a file.
+        An existing file keeps its permission bits; a new one gets the process
+        default (0666 minus the umask).  The temporary file is named
+        ``.{name}.{pid}.{random}.tmp``: a save killed midway leaves it behind,
+        and the next save to ``path`` removes those of processes no longer running.
         """
         text = json.dumps(self.to_document(), allow_nan=False)
         target = Path(path)
@@ -246,7 +296,8 @@ class Module:
             raise FileNotFoundError(f"cannot save to {target}: the folder {folder} does not exist")
         if target.is_dir():
             raise IsADirectoryError(f"cannot save to {target}: it is a directory (give a file name)")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        _remove_orphans(target)
+        fd, tmp = _open_temporary(target)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -264,18 +315,26 @@ class Module:
         """A new module rebuilt from a file written by :meth:`save`.
 
         ``MLP.load(path)`` also checks the file holds an MLP.  A truncated,
-        corrupted or foreign file raises ``ValueError`` saying what is wrong.
+        corrupted, foreign or hostile file raises ``ValueError`` naming the
+        field that is wrong, before anything is built: the whole file is
+        checked first (``nn.model_file``: schema, sizes within the stated
+        limits, shapes, dtypes, finite numbers), then the class (a known,
+        public class) and the number of parameters its config asks for.
         """
         doc = read_document(path)
-        klass = registered(doc["class"])
-        if not issubclass(klass, cls):
-            raise ValueError(f"{path}: the file holds a {doc['class']}, not a {cls.__name__}")
+        try:
+            klass = registered(doc["class"])
+            if not issubclass(klass, cls):
+                raise ValueError(f"the file holds a {doc['class']}, not a {class_name(cls)}")
+            _check_count(klass, doc)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
         try:
             model = klass.from_config(_decode_config(doc["config"]))
-        except (TypeError, ValueError) as exc:
+        except BUILD_ERRORS as exc:
             raise ValueError(f"{path}: cannot rebuild {doc['class']} from its config: {exc}") from None
         try:
-            model.load_state_dict(_decode_weights(doc["weights"]))
+            model.load_state_dict(decode_weights(doc["weights"]))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: weights do not fit {doc['class']}: {exc}") from None
         return model  # type: ignore[return-value]
@@ -288,13 +347,13 @@ class Module:
         """
         doc = read_document(path)
         mine = _encode_config(self.config())
-        if doc["class"] != type(self).__name__ or doc["config"] != mine:
+        if doc["class"] != class_name(type(self)) or doc["config"] != mine:
             raise ValueError(
                 f"{path}: the file holds {doc['class']}({_short(doc['config'])}), "
-                f"but this model is {type(self).__name__}({_short(mine)})"
+                f"but this model is {class_name(type(self))}({_short(mine)})"
             )
         try:
-            self.load_state_dict(_decode_weights(doc["weights"]))
+            self.load_state_dict(decode_weights(doc["weights"]))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: {exc}") from None
 
@@ -317,6 +376,57 @@ class Module:
 # ---------------------------------------------------------------- helpers
 
 
+def _temporaries(target: Path) -> Iterator[tuple[Path, int]]:
+    """The temporary files of saves to ``target``: ``(path, pid of the saving process)``."""
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:].split(".")[0]
+        if pid.isdigit():
+            yield tmp, int(pid)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (this process always is)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or we cannot tell: leave its file alone
+    return True
+
+
+def _remove_orphans(target: Path) -> None:
+    """Delete temporary files left by killed saves to ``target`` (their process is gone)."""
+    for tmp, pid in _temporaries(target):
+        if not _alive(pid):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _open_temporary(target: Path) -> tuple[int, str]:
+    """Create ``.{name}.{pid}.{random}.tmp`` beside ``target``: ``(fd, path)``.
+
+    Mode: the existing target's permission bits, else 0666 minus the umask (the kernel applies it).
+    """
+    while True:
+        tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        if target.exists():
+            os.chmod(fd, stat.S_IMODE(target.stat().st_mode))
+    except BaseException:
+        os.close(fd)
+        tmp.unlink()
+        raise
+    return fd, str(tmp)
+
+
 def _snapshot(data: Any) -> float | np.ndarray:
     return data.copy() if isinstance(data, np.ndarray) else float(data)
 
@@ -324,17 +434,15 @@ def _snapshot(data: Any) -> float | np.ndarray:
 def _checked_weight(name: str, current: Any, value: Any) -> Any:
     """``value`` converted to the parameter's kind, or ValueError saying why not."""
     if isinstance(current, np.ndarray):
-        if isinstance(value, (str, bytes)) or value is None:
-            raise ValueError(f"parameter {name!r}: expected an array of shape {current.shape}, got {value!r:.60}")
-        try:
-            arr = np.asarray(value, dtype=current.dtype)
-        except (TypeError, ValueError):
-            raise ValueError(f"parameter {name!r}: expected numbers, got {value!r:.60}") from None
-        if arr.shape != current.shape:
-            raise ValueError(f"parameter {name!r}: expected shape {current.shape}, got {arr.shape}")
+        arr = _real_array(name, value, current.shape)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"parameter {name!r}: holds NaN or inf")
-        return arr.copy()
+        with np.errstate(over="ignore"):  # a float32 overflow shows as a changed value below
+            out = arr.astype(current.dtype)  # a fresh array, never a view of the caller's
+        if not np.array_equal(out, arr):
+            raise ValueError(f"parameter {name!r}: its {arr.dtype} values are not exactly {current.dtype} numbers "
+                             "(they would be rounded)")
+        return out
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
@@ -343,16 +451,36 @@ def _checked_weight(name: str, current: Any, value: Any) -> Any:
             f"parameter {name!r}: expected one number (a scalar weight), got "
             f"{type(value).__name__}{shape}: {value!r:.60}"
         )
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"parameter {name!r}: expected a finite number, got {value!r}")
-    return value
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"parameter {name!r}: expected a finite number, got {value!r:.60}")
+    return number
+
+
+def _real_array(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` as an array of real numbers of ``shape`` (not yet converted), or ValueError saying why not."""
+    if isinstance(value, (str, bytes, Mapping)) or value is None:
+        raise ValueError(f"parameter {name!r}: expected an array of shape {shape}, got {value!r:.60}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"parameter {name!r}: expected numbers, got {value!r:.60}") from None
+    if arr.dtype.kind not in "iuf":
+        what = {"c": "complex numbers (the imaginary part would be lost)", "b": "booleans",
+                "O": "objects (numbers too large, or rows of different lengths)"}.get(arr.dtype.kind, str(arr.dtype))
+        raise ValueError(f"parameter {name!r}: expected real numbers, got {what}")
+    if arr.shape != shape:
+        raise ValueError(f"parameter {name!r}: expected shape {shape}, got {arr.shape}")
+    return arr
 
 
 def _encode_config(value: Any) -> Any:
     """Config -> JSON: modules become ``{"module": class, "config": ...}``."""
     if isinstance(value, Module):
-        return {"module": type(value).__name__, "config": _encode_config(value.config())}
+        return {"module": class_name(type(value)), "config": _encode_config(value.config())}
     if isinstance(value, (list, tuple)):
         return [_encode_config(v) for v in value]
     if isinstance(value, dict):
@@ -360,6 +488,43 @@ def _encode_config(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"config value {value!r:.60} ({type(value).__name__}) cannot be saved as JSON")
+
+
+BUILD_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
+"""What a constructor may raise on a config it does not accept; ``load`` reports each as ``ValueError``."""
+
+
+BUILD_SLACK = 1_000
+"""``load`` builds a model only if its config asks for at most this many parameters more than the file holds
+(so a small file cannot make it allocate a huge model); within the slack, ``load_state_dict`` names each
+missing parameter."""
+
+
+def encoded_count(entry: Any) -> int | None:
+    """The parameters of a saved submodule ``{"module": name, "config": ...}`` (None: cannot tell)."""
+    if not (isinstance(entry, dict) and set(entry) == {"module", "config"} and isinstance(entry["config"], dict)):
+        raise ValueError(f"expected a saved module {{'module': name, 'config': {{...}}}}, got {entry!r:.60}")
+    return registered(entry["module"]).count_parameters(entry["config"])
+
+
+def config_size(config: Mapping[str, Any], key: str) -> int:
+    """``config[key]``, a saved layer size: a whole number >= 0 (``ValueError`` naming the field)."""
+    n = config.get(key) if isinstance(config, Mapping) else None
+    if type(n) is not int or n < 0:
+        raise ValueError(f"config.{key} must be a whole number >= 0, got {n!r:.60}")
+    return n
+
+
+def _check_count(klass: type[Module], doc: Mapping[str, Any]) -> None:
+    """``klass``'s config asks for no more parameters than the file holds (+ :data:`BUILD_SLACK`), before building."""
+    try:
+        wanted = klass.count_parameters(doc["config"])
+    except BUILD_ERRORS as exc:
+        raise ValueError(f"cannot rebuild {doc['class']} from its config: {exc}") from None
+    stored = stored_count(doc["weights"])
+    if wanted is not None and wanted > stored + BUILD_SLACK:
+        raise ValueError(f"config: {doc['class']} with this config has {wanted:,} parameters, but the file holds "
+                         f"{stored:,}")
 
 
 def _decode_config(value: Any) -> Any:
@@ -372,56 +537,6 @@ def _decode_config(value: Any) -> Any:
     return value
 
 
-def _decode_weights(weights: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, w in weights.items():
-        if isinstance(w, dict):
-            if not {"shape", "data"} <= set(w):
-                raise ValueError(f"parameter {name!r}: an array entry needs 'shape' and 'data'")
-            try:
-                arr = np.asarray(w["data"], dtype=w.get("dtype", "float64"))
-            except (TypeError, ValueError):
-                raise ValueError(f"parameter {name!r}: array data is not numeric") from None
-            if list(arr.shape) != list(w["shape"]):
-                raise ValueError(f"parameter {name!r}: data has shape {arr.shape}, header says {w['shape']}")
-            out[name] = arr
-        else:
-            out[name] = w
-    return out
-
-
-def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a ``tracegrad-model`` file; ValueError says what is wrong with it."""
-    raw = Path(path).read_bytes()
-    if not raw.strip():
-        raise ValueError(f"{path}: the file is empty")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a tracegrad model file (binary data, not JSON text)") from None
-    except json.JSONDecodeError as exc:
-        hint = " (the file looks truncated)" if exc.pos >= len(raw.rstrip()) - 1 else ""
-        raise ValueError(f"{path}: corrupted model file, invalid JSON at byte {exc.pos}{hint}: {exc.msg}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise ValueError(f"{path}: not a tracegrad model file (format {found!r}, expected {FORMAT!r})")
-    if doc.get("version") != VERSION:
-        raise ValueError(
-            f"{path}: unsupported {FORMAT} version {doc.get('version')!r} (this tracegrad reads {VERSION})"
-        )
-    for key, kind in (("class", str), ("config", dict), ("weights", dict)):
-        if not isinstance(doc.get(key), kind):
-            raise ValueError(f"{path}: model file has no valid {key!r} entry")
-    n = doc.get("num_parameters")
-    if isinstance(n, int):
-        stored = sum(
-            int(np.prod(w.get("shape", []))) if isinstance(w, dict) else 1 for w in doc["weights"].values()
-        )
-        if stored != n:
-            raise ValueError(f"{path}: the file says {n} parameters but holds {stored} (damaged file)")
-    return doc
-
-
 def _short(config: Any) -> str:
     if isinstance(config, dict):
         return ", ".join(f"{k}={v!r}" for k, v in config.items())
@@ -429,9 +544,10 @@ def _short(config: Any) -> str:
 
 
 def check_size(name: str, n: Any) -> int:
-    """A layer size: a positive int (``TypeError`` for another kind, ``ValueError`` below 1)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    """A layer size: a positive int, numpy ints too (``TypeError`` for another kind, ``ValueError`` below 1)."""
+    if isinstance(n, bool) or not isinstance(n, Integral):
         raise TypeError(f"{name} must be an int, got {type(n).__name__}: {n!r}")
+    n = int(n)
     if n < 1:
         raise ValueError(f"{name} must be at least 1, got {n}")
     return n

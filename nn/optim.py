@@ -32,13 +32,18 @@ def _finite(x: Any) -> bool:
     return math.isfinite(x)
 
 
-def _number(x: Any, what: str, low: float = 0.0, high: float = math.inf) -> float:
+def _number(x: Any, what: str, low: float = 0.0, high: float = math.inf, *, open_low: bool = False) -> float:
+    """``x`` as a float in [low, high] (``(low, high]`` with ``open_low``); TypeError / ValueError naming ``what``."""
     if isinstance(x, bool) or not isinstance(x, Real):
         raise TypeError(f"{what} must be a number, got {type(x).__name__}: {x!r:.60}")
     x = float(x)
-    if not (math.isfinite(x) and low <= x <= high):
-        raise ValueError(f"{what} must be a finite number in [{low:g}, {high:g}], got {x!r}")
+    if not (math.isfinite(x) and low <= x <= high) or (open_low and x == low):
+        interval = f"({low:g}, {high:g}]" if open_low else f"[{low:g}, {high:g}]"
+        raise ValueError(f"{what} must be a finite number in {interval}, got {x!r}")
     return x
+
+
+Proposal = tuple[Any, Any]  # (the parameter's new .data, the optimizer state that goes with it)
 
 
 class Optimizer:
@@ -77,25 +82,71 @@ class Optimizer:
         clear_grads(self.params)
 
     def step(self) -> None:
-        """One update of every parameter that has a gradient.
+        """One update of every parameter that has a gradient, all or nothing.
 
-        All gradients are checked first: a NaN or inf raises
-        ``FloatingPointError`` naming the parameter, and nothing is updated.
+        Every gradient is checked first (a NaN or inf raises
+        ``FloatingPointError``, a gradient whose shape is not the parameter's
+        ``ValueError``), then every new value is computed; only if all of them
+        are finite are the weights and the optimizer's state written.  Otherwise
+        ``FloatingPointError`` names the parameter, and nothing is updated.
         """
         lr = self.current_lr()
         live = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
         for i, p in live:
-            if not _finite(p.grad):
+            self._check_grad(i, p)
+        with no_grad(), np.errstate(all="ignore"):
+            proposals = [(i, p, self._proposal(i, p, lr)) for i, p in live]
+        for i, _p, (new, _) in proposals:
+            if not _finite(new):
                 raise FloatingPointError(
-                    f"{type(self).__name__}.step: parameter {i} has gradient {p.grad!r:.60}; nothing was updated"
+                    f"{type(self).__name__}.step: the update of parameter {i} gives a non-finite value "
+                    f"({_first_bad(new)!r}); nothing was updated (lower the learning rate?)"
                 )
-        with no_grad():
-            for i, p in live:
-                self._update(i, p, lr)
+        for i, p, (new, state) in proposals:
+            if isinstance(p.data, np.ndarray):
+                p.data[...] = new
+            else:
+                p.data = new
+            self._commit(i, state)
         self.steps += 1
 
-    def _update(self, i: int, p: Any, lr: float) -> None:
+    def _check_grad(self, i: int, p: Any) -> None:
+        """The gradient of parameter ``i`` is finite and has the parameter's shape."""
+        g = p.grad
+        if np.shape(g) != np.shape(p.data):
+            raise ValueError(
+                f"{type(self).__name__}.step: parameter {i} has shape {np.shape(p.data)} but its gradient has "
+                f"shape {np.shape(g)}; nothing was updated"
+            )
+        if isinstance(g, bool) or not isinstance(g, (Real, np.ndarray)) or not _finite(g):
+            raise FloatingPointError(
+                f"{type(self).__name__}.step: parameter {i} has gradient {g!r:.60}; nothing was updated"
+            )
+
+    def _proposal(self, i: int, p: Any, lr: float) -> Proposal:
+        """Parameter ``i``'s new value and state, computed without writing anything."""
+        try:
+            new, state = self._propose(i, p, lr)
+            if isinstance(p.data, np.ndarray):
+                new = np.asarray(new).astype(p.data.dtype, copy=False)  # float32 stays float32 (and may overflow)
+            return new, state
+        except ArithmeticError as exc:
+            raise FloatingPointError(
+                f"{type(self).__name__}.step: the update of parameter {i} failed ({exc}); nothing was updated"
+            ) from None
+
+    def _propose(self, i: int, p: Any, lr: float) -> Proposal:
         raise NotImplementedError
+
+    def _commit(self, i: int, state: Any) -> None:
+        raise NotImplementedError
+
+
+def _first_bad(x: Any) -> Any:
+    """The first non-finite number in ``x`` (a number or an array)."""
+    if isinstance(x, np.ndarray):
+        return x.flat[int(np.flatnonzero(~np.isfinite(x))[0])].item()
+    return x
 
 
 class SGD(Optimizer):
@@ -112,16 +163,20 @@ class SGD(Optimizer):
         self.weight_decay = _number(weight_decay, "weight_decay")
         self.velocity: list[Any] = [None] * len(self.params)
 
-    def _update(self, i: int, p: Any, lr: float) -> None:
+    def _propose(self, i: int, p: Any, lr: float) -> Proposal:
         g = p.grad
         if self.weight_decay:
             g = g + self.weight_decay * p.data
+        v = None
         if self.momentum:
             v = self.velocity[i]
             v = g * 1.0 if v is None else self.momentum * v + g  # g * 1.0: a copy, never an alias of .grad
-            self.velocity[i] = v
             g = v
-        p.data -= lr * g
+        return p.data - lr * g, v
+
+    def _commit(self, i: int, state: Any) -> None:
+        if self.momentum:
+            self.velocity[i] = state
 
 
 class Adam(Optimizer):
@@ -142,20 +197,23 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}")
         self.betas = (_number(betas[0], "betas[0]", 0.0, 0.999999999), _number(betas[1], "betas[1]", 0.0, 0.999999999))
-        self.eps = _number(eps, "eps")
+        self.eps = _number(eps, "eps", open_low=True)  # eps > 0: a zero gradient must not divide 0 by 0
         self.weight_decay = _number(weight_decay, "weight_decay")
         self.m: list[Any] = [0.0] * len(self.params)
         self.v: list[Any] = [0.0] * len(self.params)
         self.t: list[int] = [0] * len(self.params)
 
-    def _update(self, i: int, p: Any, lr: float) -> None:
+    def _propose(self, i: int, p: Any, lr: float) -> Proposal:
         b1, b2 = self.betas
         g = p.grad
         if self.weight_decay:
             g = g + self.weight_decay * p.data
-        t = self.t[i] = self.t[i] + 1
-        m = self.m[i] = b1 * self.m[i] + (1.0 - b1) * g
-        v = self.v[i] = b2 * self.v[i] + (1.0 - b2) * (g * g)
+        t = self.t[i] + 1
+        m = b1 * self.m[i] + (1.0 - b1) * g
+        v = b2 * self.v[i] + (1.0 - b2) * (g * g)
         m_hat = m / (1.0 - b1**t)
         v_hat = v / (1.0 - b2**t)
-        p.data -= lr * m_hat / (v_hat**0.5 + self.eps)
+        return p.data - lr * m_hat / (v_hat**0.5 + self.eps), (t, m, v)
+
+    def _commit(self, i: int, state: Any) -> None:
+        self.t[i], self.m[i], self.v[i] = state

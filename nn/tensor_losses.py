@@ -21,7 +21,7 @@ import numpy as np
 
 from ..engine import Tensor
 from ..engine.tensor import to_array
-from .labels import SIGNS, UNIT, Allowed
+from .labels import PROBABILITIES, SIGNS, UNIT
 
 TensorLoss = Callable[[Tensor, Any], Tensor]
 
@@ -33,14 +33,6 @@ def _targets_like(out: Tensor, target: Any, who: str) -> np.ndarray:
     return t.reshape(out.shape)
 
 
-def _check(rule: Allowed, t: np.ndarray) -> None:
-    """``ValueError`` naming the first target (flat index) outside ``rule``."""
-    bad = ~rule.valid(t)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise rule.in_loss(i, t.flat[i].item())
-
-
 def mse(out: Tensor, target: Any) -> Tensor:
     """Mean squared error ``mean((out - target)^2)`` over every number (targets reshaped to ``out``'s shape)."""
     return ((out - _targets_like(out, target, "mse")) ** 2).mean()
@@ -49,20 +41,15 @@ def mse(out: Tensor, target: Any) -> Tensor:
 def hinge(out: Tensor, target: Any) -> Tensor:
     """micrograd's SVM loss ``mean(relu(1 - y s))`` over every score s, labels y in {-1, +1}."""
     t = _targets_like(out, target, "hinge")
-    _check(SIGNS, t)
+    SIGNS.check_flat(t)
     return (1.0 - out * t).relu().mean()
 
 
 def binary_cross_entropy(out: Tensor, target: Any, eps: float = 1e-12) -> Tensor:
     """``-mean(y log p + (1 - y) log(1 - p))`` for probabilities p (clipped to [eps, 1 - eps]), y in [0, 1]."""
     t = _targets_like(out, target, "binary_cross_entropy")
-    _check(UNIT, t)
-    p = out.data
-    if not np.all((p >= 0.0) & (p <= 1.0)):
-        raise ValueError(
-            f"binary_cross_entropy: prediction {p[~((p >= 0) & (p <= 1))].flat[0]!r} is not a probability "
-            "in [0, 1] (use a Sigmoid output)"
-        )
+    UNIT.check_flat(t)
+    PROBABILITIES.check_flat(out.data)
     q = out.maximum(eps).minimum(1.0 - eps)  # router gates keep log away from 0
     return -(t * q.log() + (1.0 - t) * (1.0 - q).log()).mean()
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Trace, TraceMismatchError, Value, trace
-from .loss_registry import L2, LossFn, resolve_loss
+from ..engine import Trace, TraceMismatchError, Value, sum_values, trace
+from .loss_registry import L2, LossFn, entry_of, resolve_loss
 
 Run = tuple[Trace, list[int]]  # a trace and the batch rows it replays
+Part = tuple[Callable[[float], Any], float, float]  # (backward(weight), the part's loss, its weight)
 
 
 class TracedStep:
@@ -44,6 +45,11 @@ class TracedStep:
     (``Trace.validate``; another row's target, or for a batch with one
     target, targets made from it), else bakes them.  A non-finite
     loss raises ``FloatingPointError`` before any weight changes.
+
+    Baked traces are cached, at most ``max_traces`` of them: a batch whose
+    baked trace would not fit (shuffled batches of a loss that reads
+    ``float(y)`` make a new program almost every step) runs the step on Values
+    without a trace, so memory stays flat however many steps you take.
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class TracedStep:
         batched: bool = True,
         reduce: str = "mean",
         targets: str = "auto",
+        max_traces: int = 16,
     ) -> None:
         if reduce not in ("mean", "sum"):
             raise ValueError(f"TracedStep: reduce must be 'mean' or 'sum', got {reduce!r}")
@@ -67,6 +74,7 @@ class TracedStep:
             raise ValueError(f"TracedStep: l2 must be a finite number >= 0, got {l2!r}")
         self.model = model
         self.loss: LossFn = resolve_loss(loss).scalar  # type: ignore[assignment]
+        self.entry = entry_of(loss)  # the loss's table entry: the checks it makes, run on every row
         self.params = list(params)
         self.zero_grad, self.update = zero_grad, update
         self.batched, self.reduce, self.targets = batched, reduce, targets
@@ -74,6 +82,10 @@ class TracedStep:
         # the programs a Trace keeps (as its fn) hold the model and the loss, not self: no reference cycle
         self._sample = partial(_sample, model, self.loss)
         self._whole = partial(_whole, model, self.loss)
+        if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 0:
+            raise ValueError(f"TracedStep: max_traces must be an int >= 0, got {max_traces!r}")
+        self.max_traces = max_traces
+        self._baked = 0  # how many cached traces have a target baked in
         self._traces: dict[Any, Trace] = {}
         self._undecided: set[Any] = set()  # targets whose made-up alternatives the loss refused
         self._penalty: Trace | None = None
@@ -85,7 +97,13 @@ class TracedStep:
         g = self._traces.get(key)
         if g is None:
             g = self._traces[key] = trace(fn, *example, params=self.params)
+            self._baked += _is_baked(key)
         return g
+
+    def _room_for(self, keys: Iterable[Any]) -> bool:
+        """Whether the baked traces of ``keys`` are cached or fit in the cache (``max_traces``)."""
+        new = sum(1 for key in set(keys) if key not in self._traces)
+        return self._baked + new <= self.max_traces
 
     # ------------------------------------------------------------ one step
     def __call__(self, xs: Sequence[Any], ys: Sequence[Any]) -> tuple[float, list[Any]]:
@@ -93,9 +111,29 @@ class TracedStep:
         if len(xs) != len(ys) or not len(xs):
             raise ValueError(f"TracedStep: need as many targets as rows (>0), got {len(xs)} and {len(ys)}")
         targets = self._targets(xs, ys)
+        if targets == "constant" and not self._room_for(self._baked_keys(ys)):
+            return self._dynamic(xs, ys)
         if not self.batched:
             return self._whole_batch(xs, ys, targets)
         return self._per_sample(self._runs(xs, ys, targets), xs, ys, targets)
+
+    def _baked_keys(self, ys: Sequence[Any]) -> list[Any]:
+        """The cache keys of the traces a batch with targets ``ys`` replays when its targets are baked in."""
+        if not self.batched:
+            return [("batch", len(ys), tuple(_key(y) for y in ys))]
+        return [_key(y) for y in ys]
+
+    def _dynamic(self, xs: Sequence[Any], ys: Sequence[Any]) -> tuple[float, list[Any]]:
+        """The step on Values, without a trace (for a batch whose baked trace does not fit the cache)."""
+        if self.batched:
+            w = 1.0 / len(xs) if self.reduce == "mean" else 1.0
+            pairs = [self._sample(x, y) for x, y in zip(xs, ys)]
+            total, outs = sum_values([loss * w for loss, _ in pairs]), [out for _, out in pairs]
+        else:
+            total, outs = self._whole(xs, ys)
+        if not isinstance(total, Value):
+            raise TypeError(f"the loss must return a Value, got {type(total).__name__}")
+        return self._finish([(lambda w: total.backward(), total.data, 1.0)], [_numbers(o) for o in outs], ys)
 
     def _targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str:
         """How this batch's targets enter its program: ``"input"`` or ``"constant"``."""
@@ -116,7 +154,7 @@ class TracedStep:
             baked = list(ys)
             g = self._trace_for(("batch", n, tuple(_key(y) for y in ys)), partial(self._whole, ys=baked), xs)
             total = g(xs)
-        return self._finish([(g, total, 1.0)], g.aux)
+        return self._finish([(g.backward, total, 1.0)], g.aux, ys)
 
     def _runs(self, xs: Sequence[Any], ys: Sequence[Any], targets: str) -> list[Run]:
         """The per-sample traces this batch replays: one for every row, or one per distinct baked target."""
@@ -144,10 +182,10 @@ class TracedStep:
                 value = g.batch(*args, reduce=self.reduce)
             except FloatingPointError:
                 raise self._bad_row(g, rows, xs, ys) from None
-            parts.append((g, value, len(rows) / n if self.reduce == "mean" else 1.0))
+            parts.append((g.backward, value, len(rows) / n if self.reduce == "mean" else 1.0))
             for j, i in enumerate(rows):
                 outputs[i] = _pick(g.aux, j)
-        return self._finish(parts, outputs)
+        return self._finish(parts, outputs, ys)
 
     def _bad_row(self, g: Trace, rows: list[int], xs: Sequence[Any], ys: Sequence[Any]) -> FloatingPointError:
         """The error naming the first row whose loss is not finite."""
@@ -164,8 +202,10 @@ class TracedStep:
         except (ArithmeticError, ValueError):
             return math.nan
 
-    def _finish(self, parts: list[tuple[Trace, float, float]], outputs: Any) -> tuple[float, list[Any]]:
-        """The weighted total (+ the penalty), checked finite; then zero_grad, backward, update."""
+    def _finish(self, parts: list[Part], outputs: Any, ys: Sequence[Any]) -> tuple[float, list[Any]]:
+        """The loss's checks on every row, the weighted total (+ the penalty) checked finite; then
+        zero_grad, backward, update."""
+        self.entry.check_batch(outputs, ys)
         total = sum(w * v for _, v, w in parts)
         penalty = self._penalty() if self._penalty is not None else 0.0
         total += penalty
@@ -174,8 +214,8 @@ class TracedStep:
                 f"the loss became {total!r}; weights were not updated (lower the learning rate?)"
             )
         self.zero_grad()
-        for g, _, w in parts:
-            g.backward(w)
+        for backward, _, w in parts:
+            backward(w)
         if self._penalty is not None:
             self._penalty.backward()
         self.update()
@@ -245,6 +285,16 @@ def _whole(model: Callable[[Any], Any], loss: LossFn, xs: Any, ys: Any) -> tuple
     """The whole batch's loss (``batched=False``): ``loss([model(x) ...], ys)``, and the outputs."""
     outs = [model(x) for x in xs]
     return loss(outs, list(ys)), outs
+
+
+def _is_baked(key: Any) -> bool:
+    """Whether a cache key names a trace with targets baked in (not ``"sample"`` or ``("batch", n)``)."""
+    return key != "sample" and not (isinstance(key, tuple) and len(key) == 2 and key[0] == "batch")
+
+
+def _numbers(out: Any) -> Any:
+    """A model output as numbers: a float, or a list of floats."""
+    return [v.data for v in out] if isinstance(out, (list, tuple)) else out.data
 
 
 def _key(y: Any) -> Any:

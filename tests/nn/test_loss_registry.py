@@ -203,3 +203,21 @@ def test_the_accuracy_rule_is_the_entrys_or_the_labels() -> None:
     assert decision_rule(None, [0.5, 2.0], 1) is None
     assert decision_rule("sign", [-1, 1], 3) == "argmax"  # several outputs
     assert decision_rule(None, [[0, 1], [1, 0]], 2) == "argmax"  # label rows
+
+
+def test_class_indices_may_be_numpy_ints_or_whole_floats_on_both_paths() -> None:
+    labels = REGISTRY["cross_entropy"].labels
+    y = [np.int64(2), 2.0, np.int32(0), 1]
+    labels.check_list(y, 3)  # used to say "label 2 at row 0 is outside the classes 0..2"
+    assert labels.check_array(np.array(y, dtype=float), 3).tolist() == [2, 2, 0, 1]
+    assert nn.losses.cross_entropy([[0.0, 1.0, 2.0]], [np.int64(2)]).data == nn.losses.cross_entropy(
+        [[0.0, 1.0, 2.0]], [2.0]).data == nn.losses.cross_entropy([[0.0, 1.0, 2.0]], [2]).data
+    for bad in ([2.5], np.array([2.5])):
+        with pytest.raises(ValueError, match=r"label 2\.5 at row 0 is not a class index"):
+            labels.check_list(bad, 3) if isinstance(bad, list) else labels.check_array(bad, 3)
+    with pytest.raises(ValueError, match=r"label 3\.0 at row 0 is outside the classes 0\.\.2"):
+        labels.check_list([3.0], 3)
+    model = nn.MLP(2, [3], seed=0)
+    history = nn.fit(model, [[0.0, 1.0], [1.0, 0.0]], [np.int64(2), 1.0], loss="cross_entropy", progress=False,
+                     epochs=2)
+    assert len(history.loss) == 2

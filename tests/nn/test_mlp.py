@@ -174,3 +174,11 @@ def test_bad_construction_errors() -> None:
         nn.MLP(2, [])
     with pytest.raises(TypeError, match="nouts must be a list"):
         nn.MLP(2, 3)
+
+
+def test_numpy_ints_are_sizes_and_mappings_are_not_inputs() -> None:
+    model = nn.MLP(np.int64(2), [np.int32(3), 1], seed=0)
+    assert model.nin == 2 and model.nouts == [3, 1] and type(model.nin) is int
+    assert model.config() == nn.MLP(2, [3, 1]).config()
+    with pytest.raises(TypeError, match="expects a list of 2 numbers, got dict"):
+        model({0: 5.0, 1: 7.0})  # a dict's keys are no input vector

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -211,3 +212,58 @@ def test_optimizer_errors() -> None:
     bad_schedule = SGD([Value(1.0)], lr=lambda k: math.nan)
     with pytest.raises(ValueError, match="lr at step 0"):
         bad_schedule.step()
+
+
+# ---------------------------------------------------------------- all or nothing
+
+
+def _copy(xs: list[Any]) -> list[Any]:
+    return [np.copy(x) if isinstance(x, np.ndarray) else x for x in xs]
+
+
+def _state(opt: SGD | Adam) -> Any:
+    copy = _copy
+    if isinstance(opt, Adam):
+        return opt.steps, list(opt.t), copy(opt.m), copy(opt.v)
+    return opt.steps, copy(opt.velocity)
+
+
+def test_adam_refuses_eps_zero_and_other_bad_hyper_parameters() -> None:
+    with pytest.raises(ValueError, match=r"eps must be a finite number in \(0, inf\]"):
+        Adam([Value(1.0)], eps=0)
+    with pytest.raises(ValueError, match=r"betas\[1\]"):
+        Adam([Value(1.0)], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="weight_decay"):
+        SGD([Value(1.0)], lr=0.1, weight_decay=math.inf)
+
+
+@pytest.mark.parametrize("arrays", [False, True])
+def test_an_update_that_overflows_changes_no_weight_and_no_state(arrays: bool) -> None:
+    # 13 weights, the 6th overflows to -inf: nothing may be written, not the first five, not the momentum
+    if arrays:
+        params: list[Any] = [ArrayParam([1.0, 2.0]) for _ in range(13)]
+        params[5].data[1] = -1e308
+        for p in params:
+            p.grad[...] = 1.0
+    else:
+        params = [Value(1.0) for _ in range(13)]
+        params[5].data = -1e308
+        for p in params:
+            p.grad = 1.0
+    for opt in (SGD(params, lr=1e308, momentum=0.9), Adam(params, lr=1e308)):  # both steps move by about lr
+        before = [np.copy(p.data) for p in params]
+        state = _state(opt)
+        with pytest.raises(FloatingPointError, match="update of parameter 5 gives a non-finite value"):
+            opt.step()
+        assert all(np.array_equal(p.data, b) for p, b in zip(params, before))
+        assert str(_state(opt)) == str(state)
+
+
+def test_a_wrong_shape_gradient_in_a_later_parameter_updates_nothing() -> None:
+    params = [ArrayParam([1.0, 2.0]), ArrayParam([3.0, 4.0])]
+    params[0].grad[...] = 1.0
+    params[1].grad = np.ones(3)
+    opt = Adam(params, lr=0.1)
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(2,\) but its gradient has shape \(3,\)"):
+        opt.step()
+    assert params[0].data.tolist() == [1.0, 2.0] and opt.t == [0, 0] and opt.steps == 0

@@ -167,3 +167,14 @@ def test_64_32_10_reaches_95_percent_on_8x8_digits_in_seconds() -> None:
     assert history.metrics["val_accuracy"][-1] == accuracy
     assert accuracy >= 0.95, accuracy
     assert seconds < 5, seconds
+
+
+def test_a_header_whose_size_overflows_int64_is_refused(tmp_path: Path) -> None:
+    # 65536**4 = 2**64 elements wraps to 0 in int64: the empty data section used to match it
+    path = tmp_path / "overflow-idx4-ubyte"
+    path.write_bytes(bytes([0, 0, 0x08, 4]) + struct.pack(">4i", *[65536] * 4))
+    with pytest.raises(ValueError, match=r"overflow-idx4-ubyte: header says shape \(65536, 65536, 65536, 65536\)"):
+        data.read_idx(path)
+    path.write_bytes(bytes([0, 0, 0x08, 2]) + struct.pack(">2i", -1, -4) + bytes(4))
+    with pytest.raises(ValueError, match="negative axis size"):
+        data.read_idx(path)

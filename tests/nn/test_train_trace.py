@@ -231,17 +231,23 @@ def test_ctrl_c_restores_the_best_weights_in_trace_mode() -> None:
     assert_same(h0, h1, m0, m1)
 
 
-def memory_growth(step: Any, X: Any, y: Any, warmup: int, steps: int) -> int:
-    """Bytes still allocated after ``steps`` more training steps (after ``warmup`` and 50 settling steps)."""
-    for _ in range(warmup):
-        step(X, y)
+def memory_growth(step: Any, X: Any, y: Any, warmup: int, steps: int, batches: list[Any] | None = None) -> int:
+    """Bytes still allocated after ``steps`` more training steps (after ``warmup`` and 50 settling steps).
+
+    Every step trains on ``(X, y)``, or with ``batches`` on step k's batch ``batches[k % len(batches)]``.
+    """
+    def run(k: int) -> None:
+        step(*batches[k % len(batches)]) if batches else step(X, y)
+
+    for k in range(warmup):
+        run(k)
     tracemalloc.start()
     try:
-        for _ in range(50):
-            step(X, y)
+        for k in range(warmup, warmup + 50):
+            run(k)
         middle = tracemalloc.get_traced_memory()[0]
-        for _ in range(steps):
-            step(X, y)
+        for k in range(warmup + 50, warmup + 50 + steps):
+            run(k)
         return tracemalloc.get_traced_memory()[0] - middle
     finally:
         tracemalloc.stop()
@@ -270,3 +276,75 @@ def test_memory_stays_flat_in_the_other_modes(mode: str) -> None:
     # warm-up; the replay first fills CPython's tuple free lists (up to 2,000 per size: bounded, not a leak)
     growth = memory_growth(step, X, y, warmup=30 if mode == "dynamic" else 2_500, steps=2_000)
     assert growth < 65_536, growth  # < 33 B a step: noise; a leaked XOR graph is ~10 KB a step
+
+
+def shuffled_batches(X: np.ndarray, y: np.ndarray, size: int, epochs: int, seed: int) -> list[tuple[Any, Any]]:
+    """Mini-batches of ``size`` rows, reshuffled every epoch (almost every batch a new set of targets)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        out += [(X[order[i:i + size]], y[order[i:i + size]]) for i in range(0, len(X), size)]
+    return out
+
+
+def float_targets_loss(outs: list[Any], ts: list[Any]) -> Any:
+    """A custom loss that reads its targets as numbers (``float(y)``): each batch's targets are baked into its trace."""
+    return nn.losses.mse(outs, [float(t) for t in ts]) * 0.5
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "traced named loss", "traced float(y) loss", "tensor"])
+def test_memory_stays_flat_over_2000_shuffled_steps_in_every_mode(mode: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = X.sum(axis=1) * 0.5  # 40 distinct regression targets
+    batches = shuffled_batches(X, y, size=4, epochs=500, seed=1)  # 5,000 batches, made before measuring
+    if mode == "tensor":
+        net = nn.Sequential(nn.Linear(2, 3, seed=0), nn.Tanh(), nn.Linear(3, 1, seed=1))
+        step = make_step(net, nn.loss_registry.TENSOR_LOSSES["mse"], nn.SGD(net, lr=0.01), l2=1e-4)
+    else:
+        model = nn.MLP(2, [3, 1], activation="tanh", seed=0)
+        batches = [(xb.tolist(), yb.tolist()) for xb, yb in batches]
+        loss = float_targets_loss if mode == "traced float(y) loss" else LOSSES["mse"]
+        step = make_step(model, loss, nn.SGD(model, lr=0.01), l2=1e-4, trace=mode != "dynamic",
+                         batched=mode == "traced named loss")
+    # warm-up: the traces (a bounded cache of baked ones) and CPython's free lists
+    growth = memory_growth(step, None, None, warmup=2_500, steps=2_000, batches=batches)
+    assert growth < 65_536, growth  # a baked trace per step used to add ~20 KB a step here (+1.77 MiB on moons)
+
+
+def test_traced_float_targets_keep_a_bounded_cache_and_train_as_the_dynamic_step() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 2))
+    y = X.sum(axis=1)
+    batches = [(xb.tolist(), yb.tolist()) for xb, yb in shuffled_batches(X, y, size=3, epochs=10, seed=2)]
+    results = []
+    for trace in (False, True):
+        model = nn.MLP(2, [3, 1], activation="tanh", seed=0)
+        step = make_step(model, float_targets_loss, nn.SGD(model, lr=0.05), trace=trace, batched=False)
+        losses = [step(xb, yb)[0] for xb, yb in batches]
+        results.append((losses, weights(model)))
+        if trace:
+            assert len(step._traces) <= step.max_traces  # 40 distinct batches, at most 16 traces kept
+    (l0, w0), (l1, w1) = results
+    np.testing.assert_allclose(l1, l0, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(w1, w0, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_traced_bce_checks_every_rows_prediction_as_the_dynamic_step_does(batch_size: int | None) -> None:
+    # a linear output is no probability: rows 0..2 give 0.5..0.9, row 3 gives 2.5; the trace's example is another row
+    X, y = [[0.0], [0.1], [0.2], [1.0]], [0, 1, 0, 1]
+    errors = []
+    for trace in (False, True):
+        model = nn.MLP(1, [1], seed=0)
+        model.load_state_dict({"layers.0.neurons.0.w.0": 2.0, "layers.0.neurons.0.b": 0.5})
+        before = weights(model)
+        with pytest.raises(ValueError, match=r"binary_cross_entropy: prediction \d is [\d.]+; predictions must lie "
+                                             r"in \[0, 1\] \(not a probability") as info:
+            nn.fit(model, X, y, loss="binary_cross_entropy", epochs=1, batch_size=batch_size, trace=trace,
+                   progress=False, seed=0)
+        if batch_size is None:
+            np.testing.assert_array_equal(weights(model), before)  # no step was taken
+        errors.append((str(info.value), weights(model).tolist()))
+    assert errors[0] == errors[1]  # the same error, after the same steps on the good batches
