@@ -63,26 +63,42 @@ def glyph(digit: int) -> list[float]:
 
 
 def digits5x5(
-    noise: float = 0.2, n_per_class: int = 20, seed: int | None = 0
+    flip: float = 0.08, n_per_class: int = 20, seed: int | None = 0
 ) -> tuple[list[list[float]], list[int]]:
-    """``n_per_class`` noisy copies of each digit 0-9 as 25 pixels; labels are the digits.
+    """``n_per_class`` noisy copies of each digit 0-9 as 25 pixels (0 or 1); labels are the digits.
 
-    Each pixel is the clean bitmap's 0 or 1 plus Gaussian noise N(0, noise^2)
-    (``noise=0`` gives exact copies).  Rows are shuffled; the same ``seed``
-    gives the same data.
+    Each pixel of the clean bitmap flips (0 <-> 1) with probability ``flip``, on
+    its own.  With ``flip > 0`` every image in the set is distinct (a copy that
+    repeats an earlier image is drawn again), so any train/test split tests on
+    images the network has not seen; ``flip=0`` gives exact copies.  Rows are
+    shuffled; the same ``seed`` gives the same data.  ``ValueError`` if ``flip``
+    is not a probability, or too small to draw that many distinct images.
     """
-    if isinstance(noise, bool) or not isinstance(noise, Real) or not 0.0 <= noise < math.inf:
-        raise ValueError(f"noise must be a standard deviation >= 0, got {noise!r}")
+    if isinstance(flip, bool) or not isinstance(flip, Real) or not 0.0 <= flip <= 1.0:
+        raise ValueError(f"flip must be a probability in [0, 1], got {flip!r}")
     if isinstance(n_per_class, bool) or not isinstance(n_per_class, int) or n_per_class < 1:
         raise ValueError(f"n_per_class must be a positive int, got {n_per_class!r}")
     rng = random.Random(seed)
-    rows = []
+    rows: list[tuple[list[float], int]] = []
+    seen: set[tuple[float, ...]] = set()
     for d in range(10):
         clean = glyph(d)
         for _ in range(n_per_class):
-            rows.append(([p + rng.gauss(0.0, noise) if noise else p for p in clean], d))
+            rows.append((_distinct_copy(clean, flip, rng, seen, d), d))
     rng.shuffle(rows)
     return [r for r, _ in rows], [d for _, d in rows]
+
+
+def _distinct_copy(clean: list[float], flip: float, rng: random.Random, seen: set[tuple[float, ...]],
+                   d: int) -> list[float]:
+    """One copy of ``clean`` with each pixel flipped with probability ``flip``, not in ``seen`` (when flip > 0)."""
+    for _ in range(10_000):
+        image = [1.0 - p if rng.random() < flip else p for p in clean]
+        key = tuple(image)
+        if flip == 0.0 or key not in seen:
+            seen.add(key)
+            return image
+    raise ValueError(f"flip={flip!r} is too small to draw that many distinct images of digit {d}")
 
 
 def moons(n: int = 100, noise: float = 0.1, seed: int | None = None) -> tuple[list[list[float]], list[int]]:
