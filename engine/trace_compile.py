@@ -194,17 +194,11 @@ def check_array_rules(groups: Sequence[Group]) -> None:
         raise TypeError(f"trace: op(s) {', '.join(missing)} have no array form in the op table")
 
 
-def slot_matrix(p: Program, columns: np.ndarray, params: Sequence[int] | None = None) -> np.ndarray:
-    """The (slots x samples) matrix with the inputs, parameters and constants filled in.
-
-    ``params``: the positions (in ``p.params``) of the parameters to fill
-    (``None``: all); op rows are left to the replay.
-    """
+def slot_matrix(p: Program, columns: np.ndarray) -> np.ndarray:
+    """The (slots x samples) matrix with the inputs, parameters and constants filled in (op rows: not yet)."""
     V = np.empty((len(p.slots), columns.shape[1]))
     V[list(p.input_slots)] = columns
-    chosen = range(len(p.params)) if params is None else params
-    if len(chosen):
-        V[[p.param_slots[i] for i in chosen]] = np.array([p.params[i].data for i in chosen], dtype=float)[:, None]
+    V[list(p.param_slots)] = np.array([v.data for v in p.params], dtype=float).reshape(-1, 1)
     V[list(p.const_slots)] = np.array([p.slots[k].value for k in p.const_slots]).reshape(-1, 1)
     return V
 

@@ -35,11 +35,9 @@ from .ops import MUL, SUM, Op
 from .trace_compile import (
     Group,
     backprop_group,
-    check_array_rules,
     op_depths,
     plan_groups,
     run_group,
-    slot_matrix,
 )
 from .trace_record import Instr, Program
 
@@ -68,9 +66,12 @@ class FusedPlan(NamedTuple):
     steps: tuple[Group | Dense, ...]
     layers: tuple[Dense, ...]
     fused_ops: int  # how many of the program's ops the layers replace
-    params: tuple[int, ...]  # positions of the parameters read from V (by grouped ops, as a layer's input)
-    param_rows: tuple[int, ...]  # their slots
-    filled: np.ndarray  # the slots a replay fills (all but the folded products and the unread parameters)
+    params: np.ndarray  # positions of the parameters read from V (by grouped ops, as a layer's input)
+    param_rows: np.ndarray  # their slots
+    leaf_rows: np.ndarray  # the input slots, then the constant slots
+    consts: np.ndarray  # (constants, 1) their values
+    missing: tuple[str, ...]  # grouped ops without an array rule (the batch replay refuses them)
+    filled: np.ndarray  # the slots a replay fills (not the folded products and gated sums, nor unread parameters)
 
 
 class _Neuron(NamedTuple):
@@ -161,11 +162,18 @@ def plan_fused(p: Program) -> FusedPlan:
     steps = sorted([*groups, *((d.depth, d) for d in layers)], key=lambda s: s[0])
     read = {a for _, g in groups for a in g.args.ravel().tolist()}
     read.update(k for d in layers for k in d.inputs.tolist())  # a parameter can be a layer's input (p × p)
-    params = tuple(i for i, k in enumerate(p.param_slots) if k in read or k in p.aux_slots or k == p.output)
-    rows = tuple(p.param_slots[i] for i in params)
-    unfilled = skip.union(p.param_slots).difference(rows).difference(k for d in layers for k in _written(d).tolist())
+    params = [i for i, k in enumerate(p.param_slots) if k in read or k in p.aux_slots or k == p.output]
+    rows = [p.param_slots[i] for i in params]
+    unfilled = skip.union(p.param_slots).difference(rows)
+    unfilled.difference_update(k for d in layers for k in (d.outs if d.gate_outs is None else d.gate_outs).tolist())
     filled = np.array([k for k in range(len(p.slots)) if k not in unfilled], dtype=np.intp)
-    return FusedPlan(tuple(s for _, s in steps), tuple(layers), len(skip), params, rows, filled)
+    consts = np.array([p.slots[k].value for k in p.const_slots], dtype=float).reshape(-1, 1)
+    missing = tuple(sorted({g.op.name for _, g in groups if g.rule is None}))
+    return FusedPlan(
+        tuple(s for _, s in steps), tuple(layers), len(skip), np.array(params, dtype=np.intp),
+        np.array(rows, dtype=np.intp), np.array([*p.input_slots, *p.const_slots], dtype=np.intp), consts,
+        missing, filled,
+    )
 
 
 def _written(d: Dense) -> np.ndarray:
@@ -209,9 +217,13 @@ def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndar
     Returns the slot matrix (the folded products' rows are not filled) and what
     each step saved for backward.
     """
-    check_array_rules([s for s in plan.steps if type(s) is Group])
-    V = slot_matrix(p, columns, plan.params)
+    if plan.missing:
+        raise TypeError(f"trace: op(s) {', '.join(plan.missing)} have no array form in the op table")
     pvals = np.array([v.data for v in p.params], dtype=float)
+    V = np.empty((len(p.slots), columns.shape[1]))
+    V[plan.leaf_rows] = np.concatenate([columns, np.broadcast_to(plan.consts, (len(plan.consts), columns.shape[1]))])
+    if len(plan.params):
+        V[plan.param_rows] = pvals[plan.params, None]
     saved: list[Any] = []
     with np.errstate(all="ignore"):
         for step in plan.steps:
@@ -226,9 +238,10 @@ def _dense_forward(d: Dense, V: np.ndarray, pvals: np.ndarray) -> tuple[np.ndarr
     Z = W @ X
     if d.bias is not None:
         Z += pvals[d.bias][:, None] if d.bias_param else V[d.bias]
-    V[d.outs] = Z
     if d.gate is None:
+        V[d.outs] = Z
         return W, X, None
+    # with a gate, the gate is the sums' one reader: their rows are not needed
     try:
         A, (local,) = d.gate.array_fn(Z)  # type: ignore[misc]
     except (ArithmeticError, ValueError) as exc:
@@ -250,15 +263,15 @@ def backprop_fused(plan: FusedPlan, saved: Sequence[Any], G: np.ndarray, n_param
                 backprop_group(step, s, G)
             else:
                 _dense_backward(step, s, G, gp)  # type: ignore[arg-type]
-    if plan.params:  # only the parameters read from V have a row of G to sum
-        gp[list(plan.params)] += G[list(plan.param_rows)].sum(axis=1)
+    if len(plan.params):  # only the parameters read from V have a row of G to sum
+        gp[plan.params] += G[plan.param_rows].sum(axis=1)
     return gp
 
 
 def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.ndarray, gp: np.ndarray) -> None:
     """``dZ = phi'(Z) dA``; ``dW = dZ Xᵀ``, ``db = Σ dZ`` into ``gp``; ``dX = Wᵀ dZ`` into ``G``."""
     W, X, local = saved
-    dZ = G[d.outs] if d.gate is None else G[d.outs] + local * G[d.gate_outs]
+    dZ = G[d.outs] if d.gate is None else local * G[d.gate_outs]  # the gate is the sums' one reader
     dW = dZ @ X.T
     if d.unique_w:
         gp[d.weights] += dW

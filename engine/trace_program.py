@@ -301,10 +301,12 @@ class Trace:
             raise RuntimeError("trace.backward: run the program first (g(*inputs) or g.batch(...))")
         if self._last[0] == "scalar":
             grads_p, grads_x = self._python()[1](self._last[1], seed, self._p.params)
+            for v, g in zip(self._p.params, grads_p):
+                v.grad = g
         else:
-            grads_p, grads_x = self._batch_backward(seed)
-        for v, g in zip(self._p.params, grads_p):
-            v.grad = g
+            sums, grads_x = self._batch_backward(seed)
+            for v, s in zip(self._p.params, sums):  # leaves accumulate
+                v.grad += s
         self.input_grads = list(grads_x)
         return self.input_grads if inputs else None
 
@@ -335,6 +337,7 @@ class Trace:
         return total / n if reduce == "mean" else total
 
     def _batch_backward(self, seed: float) -> tuple[list[float], list[Any]]:
+        """Each parameter's gradient of the last grouped replay (to add to ``.grad``) and the inputs'."""
         p = self._p
         _, saved, n, reduce, plan = self._last  # type: ignore[misc]
         G = np.zeros((len(p.slots), n))
@@ -344,9 +347,7 @@ class Trace:
             sums = G[list(p.param_slots)].sum(axis=1)
         else:
             sums = backprop_fused(plan, saved, G, len(p.params))
-        grads_p = [v.grad + s for v, s in zip(p.params, sums.tolist())]
-        grads_x = [G[k] for k in p.input_slots]
-        return grads_p, grads_x
+        return sums.tolist(), [G[k] for k in p.input_slots]
 
     # ------------------------------------------------------------ the public replay
     def inspect(self, *inputs: Any, grad: float | None = 1.0, batch: bool = False) -> Replay:
