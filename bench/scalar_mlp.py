@@ -264,13 +264,16 @@ def compile_times(quick: bool) -> None:
         model = MLP(nin, sizes, seed=0)
         params = model.parameters()
         x = [0.1] * nin
-        t0 = time.perf_counter()
-        g = trace(lambda x, t, model=model: (1 + -t * model(x)).relu(), x, 1.0, params=params)
-        t1 = time.perf_counter()
-        plan = g.fused_plan()
-        t2 = time.perf_counter()
+        best = (float("inf"), float("inf"))
+        for _ in range(3 if len(params) < 20_000 else 1):  # the best of three: the first pays for warm-up
+            t0 = time.perf_counter()
+            g = trace(lambda x, t, model=model: (1 + -t * _total(model(x))).relu(), x, 1.0, params=params)
+            t1 = time.perf_counter()
+            plan = g.fused_plan()
+            t2 = time.perf_counter()
+            best = min(best, (t1 - t0, t2 - t1), key=sum)
         rows.append([f"{nin}-{'-'.join(map(str, sizes))}", f"{len(params):,}", f"{len(g.ops):,}",
-                     fmt_s(t1 - t0), fmt_s(t2 - t1), fmt_s(t2 - t0), f"{len(plan.layers)}",
+                     fmt_s(best[0]), fmt_s(best[1]), fmt_s(sum(best)), f"{len(plan.layers)}",
                      f"{plan.fused_ops:,} / {len(g.ops):,}"])
         del g, model, params
         gc.collect()
@@ -315,6 +318,11 @@ def _agreement(model: Any, params: list[Value], X: Any, y: Any, g: Any, sample: 
     ]
     engine.zero_grad(params)
     return out
+
+
+def _total(out: Any) -> Value:
+    """A model's one output, or the sum of its outputs (a score for the hinge in the compile-time runs)."""
+    return out if type(out) is Value else sum_values(out)
 
 
 def _floor_agreement(params: list[Value], X: Any, y: Any) -> float:
