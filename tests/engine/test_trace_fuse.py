@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracegrad import engine
-from tracegrad.engine import Value, sum_values, trace
+from tracegrad import engine, nn
+from tracegrad.engine import Value, sum_values, trace, trace_program
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EXACT = 1e-12
@@ -230,6 +230,33 @@ def test_print_still_shows_the_scalar_program_and_fuse_false_fuses_nothing() -> 
     fused.batch(X)
     plain.batch(X)
     assert fused._last[4] is not None and plain._last[4] is None  # which replay ran
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_fit_with_trace_runs_the_compiled_replay_and_trains_like_the_dynamic_engine(monkeypatch: Any) -> None:
+    calls = []
+    real = trace_program.run_fused
+
+    def counting(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(trace_program, "run_fused", counting)
+    X = np.random.default_rng(0).normal(size=(24, 2))
+    y = np.where(X[:, 0] * X[:, 1] > 0, 1, -1)
+    models = []
+    for traced_fit in (False, True):
+        model = nn.MLP(2, [8, 8, 1], seed=3)
+        history = nn.fit(model, X, y, loss="hinge", l2=1e-4, optimizer=nn.SGD(model, lr=0.1), epochs=3,
+                         batch_size=8, seed=0, progress=False, trace=traced_fit)
+        models.append((history, model))
+    (h0, m0), (h1, m1) = models
+    assert len(calls) == 3 * 3  # every step of the traced fit: 3 epochs x 3 batches
+    np.testing.assert_allclose(h1.loss, h0.loss, rtol=EXACT, atol=EXACT)
+    np.testing.assert_allclose([p.data for p in m1.parameters()], [p.data for p in m0.parameters()],
+                               rtol=EXACT, atol=EXACT)
 
 
 # ---------------------------------------------------------------- memory
