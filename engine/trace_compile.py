@@ -4,7 +4,8 @@
   f2_mul(v3, v5)``) and one per edge (``g3 += L7[0] * g7``), compiled once;
   the forward returns the output, every op's local gradients and the aux
   results, the backward the parameters' and inputs' gradients.
-* :func:`plan_batch` groups the ops by (depth, op, arity); :func:`run_groups`
+* :func:`plan_batch` groups the ops by (depth, op, arity) (:func:`plan_groups`
+  with their depths, for :mod:`engine.trace_fuse` to interleave its layers); :func:`run_groups`
   runs each group as one numpy call over a (slots x samples) matrix and
   :func:`backprop_groups` runs the edges of each group at once, in reverse.
 

@@ -9,7 +9,11 @@ that depends on the numbers, and ``inspect`` gives every slot's value, local
 gradients and gradient of one replay (:mod:`engine.trace_replay`; an op that
 fails is named by it) without touching any ``.grad``.
 
-Imports ``trace_record``, ``trace_compile``, ``trace_replay`` and ``value``.
+``batch`` (and a one-sample numpy replay) runs the layers of neurons that
+:mod:`engine.trace_fuse` finds as matrix products unless ``g.fuse`` is False;
+``fusion`` shows them.
+
+Imports ``trace_record``, ``trace_compile``, ``trace_fuse``, ``trace_replay`` and ``value``.
 """
 
 from __future__ import annotations
