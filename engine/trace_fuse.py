@@ -1,8 +1,9 @@
 """Dense structure in a traced program: layers of neurons replayed as matrix products.
 
-A *neuron*, as the program spells it, is an n-ary ``sum`` whose arguments are
-products ``w × x`` (one operand a parameter, the other not; each product read
-by that sum only) plus at most one other term, the bias.  Neurons at the same
+A *neuron*, as the program spells it, is an n-ary ``sum`` (or a chain of binary
+``+``, each inner one read once, by the chain) whose terms are products
+``w × x`` (a parameter operand, the weight; each product read by that sum only)
+plus at most one other term, the bias.  Neurons at the same
 depth whose products read the same input slots in the same order, with the same
 kind of bias and the same element-wise gate after them (or none), form a
 *layer*; over a batch of n samples it is one matrix product::
@@ -18,8 +19,9 @@ upstream, for every edge of the layer at once)::
 Every other op keeps the grouped replay (:func:`engine.trace_compile.plan_groups`).
 The pass reads only the program and the op table (``sum``, ``mul`` and each
 gate's ``array_fn``), never the model's class: a hand-written neuron loop
-(``sum_values([w * x for ...] + [b])``) compiles as ``nn.MLP`` does.  A chain
-of binary ``+`` (Python's ``sum``) is not an n-ary ``sum`` and stays grouped.
+(``sum_values([w * x for ...] + [b])``, or micrograd's ``sum((w * x ...), b)``)
+compiles as ``nn.MLP`` does.  The product's rounding is numpy's (BLAS), not the
+``sum`` gate's left-to-right order: equal to about 1e-16 relative.
 
 Imports ``ops``, ``trace_compile`` and ``trace_record``.
 """
@@ -31,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .ops import MUL, SUM, Op
+from .ops import ADD, MUL, SUM, Op
 from .trace_compile import (
     Group,
     backprop_group,
@@ -58,6 +60,7 @@ class Dense(NamedTuple):
     unique_w: bool  # every weight a different parameter (else gradients scatter-add)
     unique_b: bool  # every bias a different parameter / slot
     unique_x: bool  # every input a different slot
+    folded: tuple[int, ...]  # the slots the product replaces: w × x products, inner + of a chain
 
 
 class FusedPlan(NamedTuple):
@@ -81,6 +84,7 @@ class _Neuron(NamedTuple):
     bias: int | None  # a param position (bias_param) or a slot
     bias_param: bool
     gate: Instr | None
+    folded: tuple[int, ...]
 
 
 # ---------------------------------------------------------------- finding the layers
@@ -125,24 +129,51 @@ class _Reader:
             return None
         return ins if ins.out in self.p.live else None
 
+    def summands(self, ins: Instr) -> tuple[list[int], list[int]] | None:
+        """The terms ``ins`` adds up and the inner ``+`` it folds, or None if it is no (top of a) sum.
+
+        An n-ary ``sum``; or the top of a chain of binary ``+`` (micrograd's
+        ``sum(w*x ..., b)``), whose inner ``+`` are each read once, by the chain.
+        """
+        if ins.op is SUM:
+            return list(ins.args), []
+        reader = self.reader.get(ins.out)
+        if ins.op is not ADD or (self.reads[ins.out] == 1 and reader is not None and reader.op is ADD):
+            return None
+        terms: list[int] = []
+        inner: list[int] = []
+        stack = list(reversed(ins.args))
+        while stack:  # left to right, without recursion (a chain can be 784 long)
+            k = stack.pop()
+            made = self.made_by.get(k)
+            if made is not None and made.op is ADD and self.reads[k] == 1:
+                inner.append(k)
+                stack.extend(reversed(made.args))
+            else:
+                terms.append(k)
+        return terms, inner
+
     def neuron(self, ins: Instr) -> _Neuron | None:
         """``ins`` as a neuron (products + at most one bias term), or None."""
-        if ins.op is not SUM or ins.out not in self.p.live:
+        found = self.summands(ins) if ins.out in self.p.live else None
+        if found is None:
             return None
+        terms, inner = found
         products, rest = [], []
-        for a in ins.args:
+        for a in terms:
             pr = self.product(a)
             if pr is None:
                 rest.append(a)
             else:
-                products.append(pr)
+                products.append((a, pr))
         if not products or len(rest) > 1:
             return None
         bias = rest[0] if rest else None
         bias_param = bias in self.param_pos
         return _Neuron(
-            ins.out, tuple(w for w, _ in products), tuple(x for _, x in products),
+            ins.out, tuple(w for _, (w, _) in products), tuple(x for _, (_, x) in products),
             self.param_pos[bias] if bias_param else bias, bias_param, self.gate(ins.out),
+            (*(a for a, _ in products), *inner),
         )
 
 
@@ -157,7 +188,7 @@ def plan_fused(p: Program) -> FusedPlan:
             key = (depth[n.out], n.inputs, n.bias is None, n.bias_param, None if n.gate is None else id(n.gate.op))
             by_key.setdefault(key, []).append(n)
     layers = [_dense(depth[ns[0].out], ns) for ns in by_key.values()]
-    skip = _with_products(layers, reader)
+    skip = _folded(layers)
     groups = plan_groups(p, frozenset(skip))
     steps = sorted([*groups, *((d.depth, d) for d in layers)], key=lambda s: s[0])
     read = {a for _, g in groups for a in g.args.ravel().tolist()}
@@ -180,14 +211,12 @@ def _written(d: Dense) -> np.ndarray:
     return d.outs if d.gate_outs is None else np.concatenate([d.outs, d.gate_outs])
 
 
-def _with_products(layers: Sequence[Dense], reader: _Reader) -> set[int]:
-    """Every slot the layers write or fold away: the sums, the gates and the products."""
+def _folded(layers: Sequence[Dense]) -> set[int]:
+    """Every slot the layers write or fold away: the sums, the gates, the products, a chain's inner +."""
     skip: set[int] = set()
     for d in layers:
-        for k in _written(d).tolist():
-            skip.add(k)
-        for k in d.outs.tolist():
-            skip.update(a for a in reader.made_by[k].args if reader.product(a) is not None)
+        skip.update(_written(d).tolist())
+        skip.update(d.folded)
     return skip
 
 
@@ -201,6 +230,7 @@ def _dense(depth: int, neurons: list[_Neuron]) -> Dense:
     return Dense(
         depth, np.array([n.out for n in neurons], dtype=np.intp), inputs, weights, bias, first.bias_param,
         gate, gate_outs, _unique(weights), bias is None or _unique(bias), _unique(inputs),
+        tuple(k for n in neurons for k in n.folded),
     )
 
 
