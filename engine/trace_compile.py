@@ -231,6 +231,10 @@ def backprop_group(g: Group, locs: Any, G: np.ndarray) -> None:
     if not g.live:
         return
     upstream = G[g.outs]  # (k, n)
+    if g.scatter is None and len(locs) <= 2:  # slots read once, a unary or binary gate: no stacking
+        for rows, local in zip(g.args, locs):
+            G[rows] += local * upstream
+        return
     if all(type(local) is float for local in locs):
         C = np.array(locs).reshape(-1, 1, 1) * upstream
     else:

@@ -64,17 +64,26 @@ class Dense(NamedTuple):
 
 
 class FusedPlan(NamedTuple):
-    """The batched replay with dense layers: steps (``Group`` or ``Dense``) in depth order."""
+    """The batched replay with dense layers: steps (``Group`` or ``Dense``) in depth order.
+
+    The replay's matrices hold one row per slot it fills (``filled``), not one
+    per slot: the folded products, a gated layer's sums and the parameters no
+    grouped op reads get none.  ``steps`` index those rows; ``layers`` keep the
+    slots (for the view).
+    """
 
     steps: tuple[Group | Dense, ...]
     layers: tuple[Dense, ...]
     fused_ops: int  # how many of the program's ops the layers replace
     params: np.ndarray  # positions of the parameters read from V (by grouped ops, as a layer's input)
-    param_rows: np.ndarray  # their slots
-    leaf_rows: np.ndarray  # the input slots, then the constant slots
+    param_rows: np.ndarray  # their rows
+    leaf_rows: np.ndarray  # the inputs' rows, then the constants'
     consts: np.ndarray  # (constants, 1) their values
     missing: tuple[str, ...]  # grouped ops without an array rule (the batch replay refuses them)
-    filled: np.ndarray  # the slots a replay fills (not the folded products and gated sums, nor unread parameters)
+    filled: np.ndarray  # the slot of each row
+    output: int  # the output's row
+    aux: list[int]  # the aux results' rows
+    inputs: list[int]  # the inputs' rows
 
 
 class _Neuron(NamedTuple):
@@ -198,12 +207,29 @@ def plan_fused(p: Program) -> FusedPlan:
     unfilled = skip.union(p.param_slots).difference(rows)
     unfilled.difference_update(k for d in layers for k in (d.outs if d.gate_outs is None else d.gate_outs).tolist())
     filled = np.array([k for k in range(len(p.slots)) if k not in unfilled], dtype=np.intp)
+    row = np.full(len(p.slots), -1, dtype=np.intp)  # -1: no row (never read by this replay)
+    row[filled] = np.arange(len(filled))
     consts = np.array([p.slots[k].value for k in p.const_slots], dtype=float).reshape(-1, 1)
     missing = tuple(sorted({g.op.name for _, g in groups if g.rule is None}))
     return FusedPlan(
-        tuple(s for _, s in steps), tuple(layers), len(skip), np.array(params, dtype=np.intp),
-        np.array(rows, dtype=np.intp), np.array([*p.input_slots, *p.const_slots], dtype=np.intp), consts,
-        missing, filled,
+        tuple(_on_rows(s, row) for _, s in steps), tuple(layers), len(skip), np.array(params, dtype=np.intp),
+        row[np.array(rows, dtype=np.intp)], row[np.array([*p.input_slots, *p.const_slots], dtype=np.intp)],
+        consts, missing, filled, int(row[p.output]), row[list(p.aux_slots)].tolist(),
+        row[list(p.input_slots)].tolist(),
+    )
+
+
+def _on_rows(step: Group | Dense, row: np.ndarray) -> Group | Dense:
+    """``step`` reading and writing rows (``row[slot]``) instead of slots."""
+    if type(step) is Group:
+        scatter = step.scatter
+        if scatter is not None:  # row is increasing on the filled slots: the sorted order holds
+            scatter = (scatter[0], row[scatter[1]], scatter[2])
+        return step._replace(outs=row[step.outs], args=row[step.args], scatter=scatter)
+    d: Dense = step  # type: ignore[assignment]
+    return d._replace(
+        outs=row[d.outs], inputs=row[d.inputs], gate_outs=None if d.gate_outs is None else row[d.gate_outs],
+        bias=d.bias if d.bias is None or d.bias_param else row[d.bias],
     )
 
 
@@ -244,13 +270,13 @@ def _unique(rows: np.ndarray) -> bool:
 def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """Forward over a (slots x samples) matrix: each layer one matrix product, the rest grouped.
 
-    Returns the slot matrix (the folded products' rows are not filled) and what
-    each step saved for backward.
+    Returns the (rows x samples) matrix (one row per slot of ``plan.filled``) and
+    what each step saved for backward.
     """
     if plan.missing:
         raise TypeError(f"trace: op(s) {', '.join(plan.missing)} have no array form in the op table")
     pvals = np.array([v.data for v in p.params], dtype=float)
-    V = np.empty((len(p.slots), columns.shape[1]))
+    V = np.empty((len(plan.filled), columns.shape[1]))
     V[plan.leaf_rows] = np.concatenate([columns, np.broadcast_to(plan.consts, (len(plan.consts), columns.shape[1]))])
     if len(plan.params):
         V[plan.param_rows] = pvals[plan.params, None]

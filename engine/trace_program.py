@@ -182,6 +182,13 @@ class Trace:
         plan = self.fused_plan()
         return plan if plan.layers else None
 
+    def _rows(self, plan: FusedPlan | None) -> tuple[int, list[int], list[int]]:
+        """The rows of the output, the aux results and the inputs in a replay's matrices."""
+        p = self._p
+        if plan is None:
+            return p.output, list(p.aux_slots), list(p.input_slots)
+        return plan.output, plan.aux, plan.inputs
+
     def fusion(self) -> str:
         """What ``batch`` fuses into what: one line per layer (``16 neurons × 2 inputs → one (n×2) @ (2×16)
         product + bias, then relu``), then how many ops stay grouped.  ``print(g)`` still shows every op."""
@@ -263,12 +270,13 @@ class Trace:
             V, saved = run_groups(self._groups, p, column) if plan is None else run_fused(plan, p, column)
         except (ArithmeticError, ValueError):
             return None
-        if not np.isfinite(V if plan is None else V[plan.filled]).all():
+        if not np.isfinite(V).all():
             return None
         self._last = ("grouped", saved, 1, "sum", plan)
+        output, aux, _ = self._rows(plan)
         self.last_inputs = list(numbers)
-        self.aux = rebuild_numbers(p.aux_shape, V[list(p.aux_slots), 0].tolist())
-        return float(V[p.output, 0])
+        self.aux = rebuild_numbers(p.aux_shape, V[aux, 0].tolist())
+        return float(V[output, 0])
 
     def _located(self, exc: Exception, numbers: list[float]) -> Exception:
         """The reference replay's error, naming the op that failed (else ``exc`` itself)."""
@@ -329,11 +337,12 @@ class Trace:
         plan = self._plan()
         columns = batch_columns(p, inputs)
         V, saved = run_groups(self._groups, p, columns) if plan is None else run_fused(plan, p, columns)
-        result = V[p.output]
+        output, aux, _ = self._rows(plan)
+        result = V[output]
         if not np.all(np.isfinite(result)):  # nothing changes: aux and backward keep the last good replay
             bad = int(np.argmax(~np.isfinite(result)))
             raise FloatingPointError(f"trace.batch: sample {bad} gives output {float(result[bad])!r}")
-        self.aux = rebuild_numbers(p.aux_shape, list(V[list(p.aux_slots)]))
+        self.aux = rebuild_numbers(p.aux_shape, list(V[aux]))
         n = V.shape[1]
         self._last = ("grouped", saved, n, reduce, plan)
         self.last_inputs = None
@@ -344,14 +353,15 @@ class Trace:
         """Each parameter's gradient of the last grouped replay (to add to ``.grad``) and the inputs'."""
         p = self._p
         _, saved, n, reduce, plan = self._last  # type: ignore[misc]
-        G = np.zeros((len(p.slots), n))
-        G[p.output] = seed / n if reduce == "mean" else seed
+        output, _, inputs = self._rows(plan)
+        G = np.zeros((len(p.slots) if plan is None else len(plan.filled), n))
+        G[output] = seed / n if reduce == "mean" else seed
         if plan is None:
             backprop_groups(self._groups, saved, G)
             sums = G[list(p.param_slots)].sum(axis=1)
         else:
             sums = backprop_fused(plan, saved, G, len(p.params))
-        return sums.tolist(), [G[k] for k in p.input_slots]
+        return sums.tolist(), list(G[inputs])
 
     # ------------------------------------------------------------ the public replay
     def inspect(self, *inputs: Any, grad: float | None = 1.0, batch: bool = False) -> Replay:
