@@ -185,8 +185,10 @@ def main() -> None:
     sample = trace(lambda x, t: (1 + -t * model(x)).relu(), X[0], y[0], params=params)
     penalty = trace(lambda: ALPHA * sum_values([p * p for p in params]), params=params)
 
+    Xa, ya = np.array(X), np.array(y)  # as the floor: the data as arrays once, before the steps
+
     def batched_step() -> float:
-        out = sample.batch(X, y, reduce="mean") + penalty()
+        out = sample.batch(Xa, ya, reduce="mean") + penalty()
         engine.zero_grad(params)
         sample.backward()
         penalty.backward()
@@ -197,7 +199,7 @@ def main() -> None:
     grouped = trace(lambda x, t: (1 + -t * model(x)).relu(), X[0], y[0], params=params, fuse=False)
 
     def grouped_step() -> float:
-        out = grouped.batch(X, y, reduce="mean") + penalty()
+        out = grouped.batch(Xa, ya, reduce="mean") + penalty()
         engine.zero_grad(params)
         grouped.backward()
         penalty.backward()
