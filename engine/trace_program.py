@@ -190,10 +190,14 @@ class Trace:
         return plan.output, plan.aux, plan.inputs
 
     def fusion(self) -> str:
-        """What ``batch`` fuses into what: one line per layer (``16 neurons × 2 inputs → one (n×2) @ (2×16)
-        product + bias, then relu``), then how many ops stay grouped.  ``print(g)`` still shows every op."""
+        """What ``batch`` fuses into what, as text: one line per layer, then how many ops stay grouped.
+
+        ``layer 1: 16 neurons × 2 inputs → one (n×2) @ (2×16) product + bias, then relu``
+        (n: the last batch's size).  ``print(g)`` still shows every scalar op.
+        """
         n = self._last[2] if self._last is not None and self._last[0] == "grouped" else None
-        title = f"{self!r}, batch replay" + ("" if self.fuse else " (fuse=False: nothing is fused)")
+        off = " (fuse=False: what would fuse; every op runs grouped)"
+        title = f"{self!r}, batch replay" + ("" if self.fuse else off)
         return fusion_text(self._p, self.fused_plan(), title, n)
 
     # ------------------------------------------------------------ inspection
