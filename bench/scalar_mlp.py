@@ -1,8 +1,14 @@
-"""micrograd's demo step, side by side: micrograd, tracegrad (dynamic, traced, batched), PyTorch.
+"""micrograd's demo step, side by side: micrograd, tracegrad (dynamic, traced, batched), PyTorch, numpy by hand.
 
 Workload (micrograd's demo): MLP(2, [16, 16, 1]) with ReLU, 100 two-moons
 points (noise 0.1), hinge loss averaged + 1e-4 * sum p^2, one SGD update.
 Seconds per training step (forward + backward + update), medians of repeats.
+The floor is the same step written by hand in numpy (three matrix products
+forward, their transposes backward, float64).  The batched replay runs twice:
+compiled (``trace(..., fuse=True)``, the default: each layer one matrix product)
+and grouped (``fuse=False``: one numpy call per depth and op).  Then the
+compile time (trace + finding the layers) for MLPs of growing size, up to
+784-100-10 traced from scalar code.
 
     python bench/scalar_mlp.py [--quick]
 """
@@ -12,8 +18,10 @@ from __future__ import annotations
 import gc
 import random
 import sys
+import time
 from typing import Any
 
+import numpy as np
 from _common import fmt_s, interleaved, machine, median_time, moons, quick_flag, table
 from tracegrad import engine
 from tracegrad.engine import Value, sum_values, trace
@@ -46,6 +54,45 @@ def micrograd_step(X: list[list[float]], y: list[float]) -> tuple[Any, Any]:
         return total.data
 
     return step, model
+
+
+# ---------------------------------------------------------------- numpy by hand (the floor)
+
+
+def numpy_weights(params: list[Value], sizes: tuple[int, ...] = (2, 16, 16, 1)) -> list[np.ndarray]:
+    """The MLP's parameters (neuron by neuron: weights, then bias) as [W1, b1, W2, b2, ...] arrays."""
+    flat = np.array([p.data for p in params])
+    out, at = [], 0
+    for nin, nout in zip(sizes, sizes[1:]):
+        block = flat[at:at + nout * (nin + 1)].reshape(nout, nin + 1)
+        out += [block[:, :nin].copy(), block[:, nin].copy()]
+        at += nout * (nin + 1)
+    return out
+
+
+def numpy_step(X: list[list[float]], y: list[float], weights: list[np.ndarray]) -> Any:
+    """micrograd's demo step by hand: relu MLP, mean hinge + ALPHA * sum p^2, backward, SGD (in place)."""
+    Xa, ya = np.array(X), np.array(y)
+    n = len(ya)
+    W1, b1, W2, b2, W3, b3 = weights
+
+    def step() -> float:
+        z1 = Xa @ W1.T + b1
+        h1 = np.maximum(z1, 0.0)
+        z2 = h1 @ W2.T + b2
+        h2 = np.maximum(z2, 0.0)
+        s = h2 @ W3[0] + b3[0]
+        margin = 1.0 - ya * s
+        total = np.maximum(margin, 0.0).mean() + ALPHA * sum((w * w).sum() for w in weights)
+        ds = np.where(margin > 0.0, -ya / n, 0.0)
+        dz2 = np.outer(ds, W3[0]) * (z2 > 0.0)
+        dz1 = (dz2 @ W2) * (z1 > 0.0)
+        grads = (dz1.T @ Xa, dz1.sum(0), dz2.T @ h1, dz2.sum(0), (ds @ h2)[None, :], ds.sum(keepdims=True))
+        for w, g in zip(weights, grads):
+            w -= LR * (g + 2.0 * ALPHA * w)
+        return float(total)
+
+    return step
 
 
 # ---------------------------------------------------------------- tracegrad
@@ -138,18 +185,36 @@ def main() -> None:
     sample = trace(lambda x, t: (1 + -t * model(x)).relu(), X[0], y[0], params=params)
     penalty = trace(lambda: ALPHA * sum_values([p * p for p in params]), params=params)
 
+    Xa, ya = np.array(X), np.array(y)  # as the floor: the data as arrays once, before the steps
+
     def batched_step() -> float:
-        out = sample.batch(X, y, reduce="mean") + penalty()
+        out = sample.batch(Xa, ya, reduce="mean") + penalty()
         engine.zero_grad(params)
         sample.backward()
         penalty.backward()
         sgd(params)
         return out
 
-    results["tracegrad batched replay"] = median_time(batched_step, reps * 10, gc_on=True)
+    floor = numpy_step(X, y, numpy_weights(params))
+    grouped = trace(lambda x, t: (1 + -t * model(x)).relu(), X[0], y[0], params=params, fuse=False)
+
+    def grouped_step() -> float:
+        out = grouped.batch(Xa, ya, reduce="mean") + penalty()
+        engine.zero_grad(params)
+        grouped.backward()
+        penalty.backward()
+        sgd(params)
+        return out
+
+    # side by side, round-robin: the floor, the compiled and the grouped batched replays
+    side = interleaved({"numpy by hand, float64 (the floor)": floor,
+                        "tracegrad batched replay, compiled (fuse=True)": batched_step,
+                        "tracegrad batched replay, grouped (fuse=False)": grouped_step}, reps * 30)
+    results.update(side)
 
     # identical numbers: one more step each from the same weights
     diffs = _agreement(model, params, X, y, g, sample, penalty)
+    floor_diff = _floor_agreement(params, X, y)
 
     torch_rows = _torch_steps(X, y, reps)
     results.update(torch_rows)
@@ -157,17 +222,21 @@ def main() -> None:
     mg_on = results["micrograd, GC on"]
     mg_off = results["micrograd, GC off"]
     torch_ref = results.get("PyTorch CPU, float32 (batch)")
+    numpy_ref = results["numpy by hand, float64 (the floor)"]
     rows = []
     for name, t in results.items():
         ratio = mg_off / t if "GC off" in name else mg_on / t
         vs_torch = f"{t / torch_ref:.1f}x" if torch_ref else "-"
-        rows.append([name, fmt_s(t), f"{ratio:.1f}x", vs_torch])
+        rows.append([name, fmt_s(t), f"{ratio:.1f}x", vs_torch, f"{t / numpy_ref:.1f}x"])
     print(f"scalar_mlp: MLP(2, [16, 16, 1]) on moons(100), hinge + 1e-4 L2, SGD ({machine()})")
     print(f"micrograd builds {nodes:,} nodes per step; tracegrad ({built}) builds {tg_nodes:,}; "
           f"the traced program has {len(g.ops):,} ops, the per-sample program {len(sample.ops)}")
-    print(table(["step", "seconds / step", "speed-up vs micrograd (same GC)", "time / PyTorch"], rows))
+    print(table(["step", "seconds / step", "speed-up vs micrograd (same GC)", "time / PyTorch", "time / numpy"],
+                rows))
     print(f"traced vs dynamic: |loss diff| {diffs[0]:.1e}, max |grad diff| {diffs[1]:.1e}; "
-          f"batched vs dynamic: {diffs[2]:.1e}, {diffs[3]:.1e}")
+          f"batched (compiled) vs dynamic: {diffs[2]:.1e}, {diffs[3]:.1e}; "
+          f"numpy by hand vs dynamic, one step's weights: {floor_diff:.1e}")
+    print(sample.fusion())
     notes.append(f"micrograd GC on {fmt_s(mg_on)}")
     dyn_on = mg_on / results["tracegrad dynamic (engine Values), GC on"]
     dyn_off = mg_off / results["tracegrad dynamic (engine Values), GC off"]
@@ -175,9 +244,43 @@ def main() -> None:
     nn_part = (f" (with nn.MLP: {mg_on / results[nn_rows[0]]:.1f}x, {mg_off / results[nn_rows[1]]:.1f}x)"
                if nn_rows else "")
     traced = mg_on / next(v for k, v in results.items() if k.startswith("tracegrad traced"))
-    batched = results["tracegrad batched replay"] / torch_ref if torch_ref else float("nan")
+    batched = results["tracegrad batched replay, compiled (fuse=True)"] / torch_ref if torch_ref else float("nan")
+    compiled = results["tracegrad batched replay, compiled (fuse=True)"]
     print(f"SUMMARY scalar_mlp: dynamic {dyn_on:.1f}x micrograd (GC on), {dyn_off:.1f}x (GC off){nn_part}; "
-          f"traced replay {traced:.0f}x; batched replay {batched:.1f}x PyTorch CPU time")
+          f"traced replay {traced:.0f}x; batched replay {batched:.1f}x PyTorch CPU time; compiled batched "
+          f"replay {compiled / numpy_ref:.1f}x numpy by hand (grouped "
+          f"{results['tracegrad batched replay, grouped (fuse=False)'] / numpy_ref:.1f}x)")
+    compile_times(quick)
+
+
+# ---------------------------------------------------------------- compile time
+
+
+def compile_times(quick: bool) -> None:
+    """Seconds to trace one sample's hinge loss and find its layers, for MLPs of growing size."""
+    shapes = [(2, [16, 16, 1]), (2, [64, 64, 1]), (10, [100, 100, 10]), (784, [100, 10])]
+    from tracegrad.nn import MLP
+
+    rows = []
+    for nin, sizes in shapes[:3] if quick else shapes:
+        model = MLP(nin, sizes, seed=0)
+        params = model.parameters()
+        x = [0.1] * nin
+        best = (float("inf"), float("inf"))
+        for _ in range(3 if len(params) < 20_000 else 1):  # the best of three: the first pays for warm-up
+            t0 = time.perf_counter()
+            g = trace(lambda x, t, model=model: (1 + -t * _total(model(x))).relu(), x, 1.0, params=params)
+            t1 = time.perf_counter()
+            plan = g.fused_plan()
+            t2 = time.perf_counter()
+            best = min(best, (t1 - t0, t2 - t1), key=sum)
+        rows.append([f"{nin}-{'-'.join(map(str, sizes))}", f"{len(params):,}", f"{len(g.ops):,}",
+                     fmt_s(best[0]), fmt_s(best[1]), fmt_s(sum(best)), f"{len(plan.layers)}",
+                     f"{plan.fused_ops:,} / {len(g.ops):,}"])
+        del g, model, params
+        gc.collect()
+    print(table(["MLP", "params", "ops", "trace", "find layers", "compile total", "layers", "ops fused"], rows))
+
 
 
 def _count_micrograd_nodes(model: Any, X: list[list[float]], y: list[float]) -> int:
@@ -217,6 +320,45 @@ def _agreement(model: Any, params: list[Value], X: Any, y: Any, g: Any, sample: 
     ]
     engine.zero_grad(params)
     return out
+
+
+def _total(out: Any) -> Value:
+    """A model's one output, or the sum of its outputs (a score for the hinge in the compile-time runs)."""
+    return out if type(out) is Value else sum_values(out)
+
+
+def _floor_agreement(params: list[Value], X: Any, y: Any) -> float:
+    """Max |weight diff| after one step: numpy by hand against the dynamic engine, from the same weights."""
+    before = [p.data for p in params]
+    weights = numpy_weights(params)
+    numpy_step(X, y, weights)()
+    engine.zero_grad(params)
+    total = loss_of(_model_of(params), params, [[Value(a), Value(b)] for a, b in X], y)
+    total.backward()
+    sgd(params)
+    after = numpy_weights(params)
+    for p, v in zip(params, before):
+        p.data = v
+    engine.zero_grad(params)
+    return max(float(np.abs(a - b).max()) for a, b in zip(after, weights))
+
+
+def _model_of(params: list[Value], sizes: tuple[int, ...] = (2, 16, 16, 1)) -> Any:
+    """The relu MLP over ``params`` (neuron by neuron: weights, then bias), from engine Values."""
+    layers, at = [], 0
+    for nin, nout in zip(sizes, sizes[1:]):
+        layers.append([(params[at + j * (nin + 1):at + j * (nin + 1) + nin], params[at + j * (nin + 1) + nin])
+                       for j in range(nout)])
+        at += nout * (nin + 1)
+
+    def model(x: list[Any]) -> Value:
+        for i, layer in enumerate(layers):
+            x = [sum_values([w * xi for w, xi in zip(ws, x)] + [b]) for ws, b in layer]
+            if i < len(layers) - 1:
+                x = [v.relu() for v in x]
+        return x[0]
+
+    return model
 
 
 def _torch_steps(X: list[list[float]], y: list[float], reps: int) -> dict[str, float]:

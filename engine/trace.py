@@ -8,6 +8,7 @@ results).  Then::
     loss = g(*inputs)        # forward on new numbers, current parameter .data
     g.backward()             # downstream = local x upstream, into every p.grad
     loss = g.batch(*inputs)  # the same program over a batch (numpy), mean or sum
+    print(g.fusion())        # which layers of neurons the batch replays as matrix products
     g.backward()             # ... the batch's summed / averaged gradients
     print(g)                 # three-address code;  g.ops / g.slots to inspect
     r = g.inspect(*inputs)   # one private replay: r.values, r.local_grads, r.grads per slot
@@ -16,7 +17,10 @@ Every forward value and local gradient comes from the op table (``op.fn`` for
 the scalar replay, ``op.array_fn`` for the batch); the tracer writes no rule of
 its own.  The scalar replay is compiled to straight-line Python source (one line
 per op, one per edge); the batch replay groups ops of the same kind and depth
-and runs each group as one numpy call over a (slots x batch) matrix.
+and runs each group as one numpy call over a (slots x batch) matrix; a layer
+of neurons (an n-ary sum of parameter x input products over shared inputs,
+then a gate) runs as one matrix product and its transposes (``fuse=True``,
+the default; ``g.fusion()`` shows what was fused into what).
 
 Slots.  ``inputs`` are the example inputs (numbers, Values, or nested lists of
 them, flattened in order).  ``params``: the leaf Values listed in ``params=``;
@@ -39,6 +43,8 @@ The tracer lives in rooms, one job each (no room imports this module):
   instructions), flattening inputs, the signature a re-trace must match;
 * :mod:`engine.trace_compile`: the compiled forms, straight-line Python and
   grouped numpy (plan, forward, backward);
+* :mod:`engine.trace_fuse`: the layers of neurons found in a program, replayed
+  as matrix products (``Z = W X + b``; ``dW = dZ Xᵀ``, ``dX = Wᵀ dZ``);
 * :mod:`engine.trace_replay`: the reference replay, op by op, every slot kept
   (``Replay``);
 * :mod:`engine.trace_program`: ``Trace`` and ``trace`` (call, validate,

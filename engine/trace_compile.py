@@ -4,7 +4,8 @@
   f2_mul(v3, v5)``) and one per edge (``g3 += L7[0] * g7``), compiled once;
   the forward returns the output, every op's local gradients and the aux
   results, the backward the parameters' and inputs' gradients.
-* :func:`plan_batch` groups the ops by (depth, op, arity); :func:`run_groups`
+* :func:`plan_batch` groups the ops by (depth, op, arity) (:func:`plan_groups`
+  with their depths, for :mod:`engine.trace_fuse` to interleave its layers); :func:`run_groups`
   runs each group as one numpy call over a (slots x samples) matrix and
   :func:`backprop_groups` runs the edges of each group at once, in reverse.
 
@@ -27,7 +28,10 @@ import numpy as np
 from .ops import Op
 from .trace_record import Instr, Program, expr
 
-__all__ = ["Group", "backprop_groups", "compile_scalar", "plan_batch", "run_groups"]
+__all__ = [
+    "Group", "backprop_group", "backprop_groups", "check_array_rules", "compile_scalar", "op_depths",
+    "plan_batch", "plan_groups", "run_group", "run_groups", "slot_matrix",
+]
 
 
 # ---------------------------------------------------------------- straight-line Python
@@ -128,17 +132,30 @@ class Group(NamedTuple):
 
 def plan_batch(p: Program) -> list[Group]:
     """Group ops by (depth, op, arity): each group is one numpy call over (ops x samples)."""
+    return [g for _, g in plan_groups(p)]
+
+
+def op_depths(p: Program) -> list[int]:
+    """Each slot's depth: 0 for a leaf, 1 + the deepest argument for an op result."""
     depth = [0] * len(p.slots)
+    for ins in p.ops:
+        depth[ins.out] = 1 + max(depth[a] for a in ins.args)
+    return depth
+
+
+def plan_groups(p: Program, skip: frozenset[int] = frozenset()) -> list[tuple[int, Group]]:
+    """``(depth, group)`` in depth order, for every op except those writing a slot in ``skip``."""
+    depth = op_depths(p)
     buckets: dict[tuple[int, int, int, bool], list[Instr]] = {}
     keep: dict[int, Op] = {}
     for ins in p.ops:
-        d = 1 + max(depth[a] for a in ins.args)
-        depth[ins.out] = d
+        if ins.out in skip:
+            continue
         keep[id(ins.op)] = ins.op
         live = ins.out in p.live
-        buckets.setdefault((d, id(ins.op), len(ins.args), not live), []).append(ins)
+        buckets.setdefault((depth[ins.out], id(ins.op), len(ins.args), not live), []).append(ins)
     groups = []
-    for (_, op_id, _arity, dead), instrs in sorted(buckets.items()):
+    for (d, op_id, _arity, dead), instrs in sorted(buckets.items()):
         args = np.array([i.args for i in instrs], dtype=np.intp).T
         flat = args.ravel()
         scatter = None
@@ -147,7 +164,7 @@ def plan_batch(p: Program) -> list[Group]:
             rows, starts = np.unique(flat[order], return_index=True)
             scatter = (order, rows, starts)
         outs = np.array([i.out for i in instrs], dtype=np.intp)
-        groups.append(Group(keep[op_id], _array_rule(keep[op_id]), outs, args, scatter, not dead))
+        groups.append((d, Group(keep[op_id], _array_rule(keep[op_id]), outs, args, scatter, not dead)))
     return groups
 
 
@@ -165,23 +182,41 @@ def run_groups(groups: Sequence[Group], p: Program, columns: np.ndarray) -> tupl
     ``columns``: the input numbers (inputs x samples).  Returns the matrix of
     every slot's values and each group's local gradients.
     """
+    check_array_rules(groups)
+    V = slot_matrix(p, columns)
+    with np.errstate(all="ignore"):
+        saved = [run_group(g, V, p) for g in groups]
+    return V, saved
+
+
+def check_array_rules(groups: Sequence[Group]) -> None:
+    """``TypeError`` naming the ops that have no array form (the batch replay needs one)."""
     missing = sorted({g.op.name for g in groups if g.rule is None})
     if missing:
         raise TypeError(f"trace: op(s) {', '.join(missing)} have no array form in the op table")
+
+
+def slot_matrix(p: Program, columns: np.ndarray) -> np.ndarray:
+    """The (slots x samples) matrix with the inputs, parameters and constants filled in (op rows: not yet)."""
     V = np.empty((len(p.slots), columns.shape[1]))
     V[list(p.input_slots)] = columns
     V[list(p.param_slots)] = np.array([v.data for v in p.params], dtype=float).reshape(-1, 1)
     V[list(p.const_slots)] = np.array([p.slots[k].value for k in p.const_slots]).reshape(-1, 1)
-    saved = []
-    with np.errstate(all="ignore"):
-        for g in groups:
-            try:
-                out, locs = g.rule(V[g.args])  # type: ignore[misc]
-            except (ArithmeticError, ValueError) as exc:
-                raise type(exc)(f"{g.op.name}: {exc} (replay over a batch{_where(g, p, V)})") from None
-            V[g.outs] = out
-            saved.append(locs)
-    return V, saved
+    return V
+
+
+def run_group(g: Group, V: np.ndarray, p: Program | None = None) -> Any:
+    """One group's forward: its rows of ``V`` written, its local gradients returned.
+
+    A failing op is named with the first sample it fails on when the program ``p`` is given.
+    """
+    try:
+        out, locs = g.rule(V[g.args])  # type: ignore[misc]
+    except (ArithmeticError, ValueError) as exc:
+        where = _where(g, p, V) if p is not None else ""
+        raise type(exc)(f"{g.op.name}: {exc} (replay over a batch{where})") from None
+    V[g.outs] = out
+    return locs
 
 
 def _where(g: Group, p: Program, V: np.ndarray) -> str:
@@ -203,20 +238,27 @@ def backprop_groups(groups: Sequence[Group], saved: Sequence[Any], G: np.ndarray
     Every edge of a group at once: downstream = local x upstream, summed
     into ``G`` (a slot read twice in a group gets both edges).  Returns ``G``.
     """
-    n = G.shape[1]
     with np.errstate(all="ignore"):
         for g, locs in zip(reversed(groups), reversed(saved)):
-            if not g.live:
-                continue
-            upstream = G[g.outs]  # (k, n)
-            # downstream = local x upstream, for every edge of the group at once
-            if all(type(local) is float for local in locs):
-                C = np.array(locs).reshape(-1, 1, 1) * upstream
-            else:
-                C = np.stack([np.broadcast_to(local * upstream, upstream.shape) for local in locs])
-            if g.scatter is None:
-                G[g.args] += C
-            else:
-                order, rows, starts = g.scatter
-                G[rows] += np.add.reduceat(C.reshape(-1, n)[order], starts, axis=0)
+            backprop_group(g, locs, G)
     return G
+
+
+def backprop_group(g: Group, locs: Any, G: np.ndarray) -> None:
+    """One group's edges at once: downstream = local x upstream, summed into ``G``."""
+    if not g.live:
+        return
+    upstream = G[g.outs]  # (k, n)
+    if g.scatter is None and len(locs) <= 2:  # slots read once, a unary or binary gate: no stacking
+        for rows, local in zip(g.args, locs):
+            G[rows] += local * upstream
+        return
+    if all(type(local) is float for local in locs):
+        C = np.array(locs).reshape(-1, 1, 1) * upstream
+    else:
+        C = np.stack([np.broadcast_to(local * upstream, upstream.shape) for local in locs])
+    if g.scatter is None:
+        G[g.args] += C
+    else:
+        order, rows, starts = g.scatter
+        G[rows] += np.add.reduceat(C.reshape(-1, G.shape[1])[order], starts, axis=0)

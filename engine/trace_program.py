@@ -9,7 +9,11 @@ that depends on the numbers, and ``inspect`` gives every slot's value, local
 gradients and gradient of one replay (:mod:`engine.trace_replay`; an op that
 fails is named by it) without touching any ``.grad``.
 
-Imports ``trace_record``, ``trace_compile``, ``trace_replay`` and ``value``.
+``batch`` (and a one-sample numpy replay) runs the layers of neurons that
+:mod:`engine.trace_fuse` finds as matrix products unless ``g.fuse`` is False;
+``fusion`` shows them.
+
+Imports ``trace_record``, ``trace_compile``, ``trace_fuse``, ``trace_replay`` and ``value``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .trace_compile import Group, backprop_groups, compile_scalar, plan_batch, run_groups
+from .trace_fuse import FusedPlan, backprop_fused, fusion_text, plan_fused, run_fused
 from .trace_record import (
     Instr,
     Program,
@@ -51,6 +56,7 @@ def trace(
     *example_inputs: Any,
     params: Iterable[Value] | None = None,
     replay: str = "auto",
+    fuse: bool = True,
 ) -> Trace:
     """Run ``fn(*example_inputs)`` once on Values and record it as a replayable :class:`Trace`.
 
@@ -60,11 +66,15 @@ def trace(
     whose ``.grad`` ``backward`` fills (``None``: every non-input leaf).
     ``replay``: ``"python"`` (straight-line code), ``"numpy"`` (grouped array
     ops) or ``"auto"`` (numpy when the program has ~100+ ops per group).
+    ``fuse``: let ``batch`` replay each layer of neurons (an n-ary sum of
+    parameter × input products, shared inputs) as one matrix product
+    (:mod:`engine.trace_fuse`; ``g.fusion()`` shows what); ``False``: every op
+    grouped.  Same numbers either way, to rounding; ``g.fuse`` can be changed later.
     """
     if not callable(fn):
         raise TypeError(f"trace: fn must be callable, got {type(fn).__name__}")
     param_spec = None if params is None else param_list(params)
-    return Trace(fn, example_inputs, param_spec, replay=replay)
+    return Trace(fn, example_inputs, param_spec, replay=replay, fuse=fuse)
 
 
 def _check_mode(replay: str) -> None:
@@ -95,11 +105,12 @@ class Trace:
         example_inputs: Sequence[Any],
         params: list[Value] | None,
         replay: str = "auto",
+        fuse: bool = True,
     ) -> None:
         _check_mode(replay)
         self._fn: Callable[..., Any] | None = fn
         self._param_spec = params
-        self._setup(record(fn, example_inputs, params), replay)
+        self._setup(record(fn, example_inputs, params), replay, fuse)
 
     @classmethod
     def from_graph(
@@ -110,6 +121,7 @@ class Trace:
         aux: Any = None,
         params: Iterable[Value] | None = None,
         replay: str = "auto",
+        fuse: bool = True,
     ) -> Trace:
         """The program of a graph already built: ``output`` (and ``aux`` Values) over the leaves ``inputs``.
 
@@ -127,11 +139,13 @@ class Trace:
         g = cls.__new__(cls)
         g._fn = None
         g._param_spec = None if params is None else param_list(params)
-        g._setup(program_of(output, aux, leaves, (None,) * len(leaves), g._param_spec), replay)
+        g._setup(program_of(output, aux, leaves, (None,) * len(leaves), g._param_spec), replay, fuse)
         return g
 
-    def _setup(self, program: Program, replay: str) -> None:
+    def _setup(self, program: Program, replay: str, fuse: bool = True) -> None:
         self._p = program
+        self.fuse = bool(fuse)  # batch replays layers as matrix products (engine.trace_fuse)
+        self._fused: FusedPlan | None = None  # planned on first use
         self._groups: list[Group] = plan_batch(program)
         if replay == "auto":
             # one numpy call per group costs about what ~100 straight-line ops do
@@ -154,6 +168,37 @@ class Trace:
     def source(self) -> str:
         """The straight-line Python the scalar replay compiles to (forward and backward)."""
         return self._python()[2]
+
+    def fused_plan(self) -> FusedPlan:
+        """The batch replay's plan with its layers as matrix products (found once, on first use)."""
+        if self._fused is None:
+            self._fused = plan_fused(self._p)
+        return self._fused
+
+    def _plan(self) -> FusedPlan | None:
+        """The fused plan if ``g.fuse`` and it found a layer; else None (the grouped replay)."""
+        if not self.fuse:
+            return None
+        plan = self.fused_plan()
+        return plan if plan.layers else None
+
+    def _rows(self, plan: FusedPlan | None) -> tuple[int, list[int], list[int]]:
+        """The rows of the output, the aux results and the inputs in a replay's matrices."""
+        p = self._p
+        if plan is None:
+            return p.output, list(p.aux_slots), list(p.input_slots)
+        return plan.output, plan.aux, plan.inputs
+
+    def fusion(self) -> str:
+        """What ``batch`` fuses into what, as text: one line per layer, then how many ops stay grouped.
+
+        ``layer 1: 16 neurons × 2 inputs → one (n×2) @ (2×16) product + bias, then relu``
+        (n: the last batch's size).  ``print(g)`` still shows every scalar op.
+        """
+        n = self._last[2] if self._last is not None and self._last[0] == "grouped" else None
+        off = " (fuse=False: what would fuse; every op runs grouped)"
+        title = f"{self!r}, batch replay" + ("" if self.fuse else off)
+        return fusion_text(self._p, self.fused_plan(), title, n)
 
     # ------------------------------------------------------------ inspection
     @property
@@ -221,18 +266,21 @@ class Trace:
         return out
 
     def _call_grouped(self, numbers: list[float]) -> float | None:
-        """One sample through the grouped numpy form; None if it fails or is not finite."""
+        """One sample through the grouped numpy form (fused if ``g.fuse``); None if it fails or is not finite."""
         p = self._p
+        plan = self._plan()
+        column = np.array(numbers, dtype=float).reshape(-1, 1)
         try:
-            V, saved = run_groups(self._groups, p, np.array(numbers, dtype=float).reshape(-1, 1))
+            V, saved = run_groups(self._groups, p, column) if plan is None else run_fused(plan, p, column)
         except (ArithmeticError, ValueError):
             return None
         if not np.isfinite(V).all():
             return None
-        self._last = ("one", saved, 1, "sum")  # one sample through the grouped form: floats, as the scalar replay
+        self._last = ("one", saved, 1, "sum", plan)  # one sample through the grouped form: floats, as the scalar replay
+        output, aux, _ = self._rows(plan)
         self.last_inputs = list(numbers)
-        self.aux = rebuild_numbers(p.aux_shape, V[list(p.aux_slots), 0].tolist())
-        return float(V[p.output, 0])
+        self.aux = rebuild_numbers(p.aux_shape, V[aux, 0].tolist())
+        return float(V[output, 0])
 
     def _located(self, exc: Exception, numbers: list[float]) -> Exception:
         """The reference replay's error, naming the op that failed (else ``exc`` itself)."""
@@ -269,12 +317,14 @@ class Trace:
             raise RuntimeError("trace.backward: run the program first (g(*inputs) or g.batch(...))")
         if self._last[0] == "scalar":
             grads_p, grads_x = self._python()[1](self._last[1], seed, self._p.params)
+            for v, g in zip(self._p.params, grads_p):
+                v.grad = g
         else:
-            grads_p, grads_x = self._batch_backward(seed)
+            sums, grads_x = self._batch_backward(seed)
+            for v, s in zip(self._p.params, sums):  # leaves accumulate
+                v.grad += s
             if self._last[0] == "one":
                 grads_x = [float(g[0]) for g in grads_x]
-        for v, g in zip(self._p.params, grads_p):
-            v.grad = g
         self.input_grads = list(grads_x)
         return self.input_grads if inputs else None
 
@@ -290,28 +340,34 @@ class Trace:
         if reduce not in ("mean", "sum"):
             raise ValueError(f"trace.batch: reduce must be 'mean' or 'sum', got {reduce!r}")
         p = self._p
-        V, saved = run_groups(self._groups, p, batch_columns(p, inputs))
-        result = V[p.output]
+        plan = self._plan()
+        columns = batch_columns(p, inputs)
+        V, saved = run_groups(self._groups, p, columns) if plan is None else run_fused(plan, p, columns)
+        output, aux, _ = self._rows(plan)
+        result = V[output]
         if not np.all(np.isfinite(result)):  # nothing changes: aux and backward keep the last good replay
             bad = int(np.argmax(~np.isfinite(result)))
             raise FloatingPointError(f"trace.batch: sample {bad} gives output {float(result[bad])!r}")
-        self.aux = rebuild_numbers(p.aux_shape, list(V[list(p.aux_slots)]))
+        self.aux = rebuild_numbers(p.aux_shape, list(V[aux]))
         n = V.shape[1]
-        self._last = ("grouped", saved, n, reduce)
+        self._last = ("grouped", saved, n, reduce, plan)
         self.last_inputs = None
         total = float(result.sum())
         return total / n if reduce == "mean" else total
 
     def _batch_backward(self, seed: float) -> tuple[list[float], list[Any]]:
+        """Each parameter's gradient of the last grouped replay (to add to ``.grad``) and the inputs'."""
         p = self._p
-        _, saved, n, reduce = self._last  # type: ignore[misc]
-        G = np.zeros((len(p.slots), n))
-        G[p.output] = seed / n if reduce == "mean" else seed
-        backprop_groups(self._groups, saved, G)
-        sums = G[list(p.param_slots)].sum(axis=1)
-        grads_p = [v.grad + s for v, s in zip(p.params, sums.tolist())]
-        grads_x = [G[k] for k in p.input_slots]
-        return grads_p, grads_x
+        _, saved, n, reduce, plan = self._last  # type: ignore[misc]
+        output, _, inputs = self._rows(plan)
+        G = np.zeros((len(p.slots) if plan is None else len(plan.filled), n))
+        G[output] = seed / n if reduce == "mean" else seed
+        if plan is None:
+            backprop_groups(self._groups, saved, G)
+            sums = G[list(p.param_slots)].sum(axis=1)
+        else:
+            sums = backprop_fused(plan, saved, G, len(p.params))
+        return sums.tolist(), list(G[inputs])
 
     # ------------------------------------------------------------ the public replay
     def inspect(self, *inputs: Any, grad: float | None = 1.0, batch: bool = False) -> Replay:

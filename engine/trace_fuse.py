@@ -1,0 +1,385 @@
+"""Dense structure in a traced program: layers of neurons replayed as matrix products.
+
+A *neuron*, as the program spells it, is an n-ary ``sum`` (or a chain of binary
+``+``, each inner one read once, by the chain) whose terms are products
+``w × x`` (a parameter operand, the weight; each product read by that sum only)
+plus at most one other term, the bias.  Neurons at the same
+depth whose products read the same input slots in the same order, with the same
+kind of bias and the same element-wise gate after them (or none), form a
+*layer*; over a batch of n samples it is one matrix product::
+
+    Z = W X + b          W: (m neurons x k inputs), X: (k inputs x n samples)
+    A = phi(Z)           the gate's array rule from the op table, on the whole block
+
+and its backward the matching transposed products (downstream = local x
+upstream, for every edge of the layer at once)::
+
+    dZ = phi'(Z) * dA    dW = dZ Xᵀ    db = Σ_samples dZ    dX = Wᵀ dZ
+
+Every other op keeps the grouped replay (:func:`engine.trace_compile.plan_groups`).
+The pass reads only the program and the op table (``sum``, ``mul`` and each
+gate's ``array_fn``), never the model's class: a hand-written neuron loop
+(``sum_values([w * x for ...] + [b])``, or micrograd's ``sum((w * x ...), b)``)
+compiles as ``nn.MLP`` does.  The product's rounding is numpy's (BLAS), not the
+``sum`` gate's left-to-right order: equal to about 1e-16 relative.
+
+Imports ``ops``, ``trace_compile`` and ``trace_record``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .ops import ADD, MUL, SUM, Op
+from .trace_compile import (
+    Group,
+    backprop_group,
+    op_depths,
+    plan_groups,
+    run_group,
+)
+from .trace_record import Instr, Program
+
+__all__ = ["Dense", "FusedPlan", "backprop_fused", "fusion_text", "plan_fused", "run_fused"]
+
+
+class Dense(NamedTuple):
+    """One layer of neurons as one matrix product: ``Z = W X + b``, then the gate (if any)."""
+
+    depth: int
+    outs: np.ndarray  # (m,) the neurons' sum slots
+    inputs: np.ndarray  # (k,) the input slots every neuron reads, in order
+    weights: np.ndarray  # (m, k) positions in p.params
+    bias: np.ndarray | None  # (m,) positions in p.params, or slot rows (bias_param False); None: no bias
+    bias_param: bool
+    gate: Op | None  # the element-wise gate after every neuron (None: the sums are the layer's output)
+    gate_outs: np.ndarray | None  # (m,) the gates' slots
+    unique_w: bool  # every weight a different parameter (else gradients scatter-add)
+    unique_b: bool  # every bias a different parameter / slot
+    unique_x: bool  # every input a different slot
+    folded: tuple[int, ...]  # the slots the product replaces: w × x products, inner + of a chain
+
+
+class FusedPlan(NamedTuple):
+    """The batched replay with dense layers: steps (``Group`` or ``Dense``) in depth order.
+
+    The replay's matrices hold one row per slot it fills (``filled``), not one
+    per slot: the folded products, a gated layer's sums and the parameters no
+    grouped op reads get none.  ``steps`` index those rows; ``layers`` keep the
+    slots (for the view).
+    """
+
+    steps: tuple[Group | Dense, ...]
+    layers: tuple[Dense, ...]
+    fused_ops: int  # how many of the program's ops the layers replace
+    params: np.ndarray  # positions of the parameters read from V (by grouped ops, as a layer's input)
+    param_rows: np.ndarray  # their rows
+    leaf_rows: np.ndarray  # the inputs' rows, then the constants'
+    consts: np.ndarray  # (constants, 1) their values
+    missing: tuple[str, ...]  # grouped ops without an array rule (the batch replay refuses them)
+    filled: np.ndarray  # the slot of each row
+    output: int  # the output's row
+    aux: list[int]  # the aux results' rows
+    inputs: list[int]  # the inputs' rows
+
+
+class _Neuron(NamedTuple):
+    out: int
+    weights: tuple[int, ...]
+    inputs: tuple[int, ...]
+    bias: int | None  # a param position (bias_param) or a slot
+    bias_param: bool
+    gate: Instr | None
+    folded: tuple[int, ...]
+
+
+# ---------------------------------------------------------------- finding the layers
+
+
+class _Reader:
+    """What the pass needs to know about each slot: who reads it, who made it."""
+
+    def __init__(self, p: Program) -> None:
+        self.p = p
+        self.reads = [0] * len(p.slots)
+        self.reader: dict[int, Instr] = {}
+        for ins in p.ops:
+            for a in ins.args:
+                self.reads[a] += 1
+                self.reader[a] = ins
+        for k in (p.output, *p.aux_slots):  # a result the caller reads is never folded away
+            self.reads[k] += 1
+        self.made_by = {ins.out: ins for ins in p.ops}
+        self.param_pos = {k: i for i, k in enumerate(p.param_slots)}
+
+    def product(self, k: int) -> tuple[int, int] | None:
+        """``(param position, input slot)`` if slot k is ``w × x`` read once, else None.
+
+        The weight is the parameter operand (the first, if both are: ``p × p``).
+        """
+        ins = self.made_by.get(k)
+        if ins is None or ins.op is not MUL or self.reads[k] != 1:
+            return None
+        a, b = ins.args
+        pos = self.param_pos
+        if a in pos:
+            return pos[a], b
+        if b in pos:
+            return pos[b], a
+        return None
+
+    def gate(self, k: int) -> Instr | None:
+        """The one element-wise gate reading slot k (a unary op with an array rule), else None."""
+        ins = self.reader.get(k)
+        if self.reads[k] != 1 or ins is None or len(ins.args) != 1 or ins.op.array_fn is None:
+            return None
+        return ins if ins.out in self.p.live else None
+
+    def summands(self, ins: Instr) -> tuple[list[int], list[int]] | None:
+        """The terms ``ins`` adds up and the inner ``+`` it folds, or None if it is no (top of a) sum.
+
+        An n-ary ``sum``; or the top of a chain of binary ``+`` (micrograd's
+        ``sum(w*x ..., b)``), whose inner ``+`` are each read once, by the chain.
+        """
+        if ins.op is SUM:
+            return list(ins.args), []
+        reader = self.reader.get(ins.out)
+        if ins.op is not ADD or (self.reads[ins.out] == 1 and reader is not None and reader.op is ADD):
+            return None
+        terms: list[int] = []
+        inner: list[int] = []
+        stack = list(reversed(ins.args))
+        while stack:  # left to right, without recursion (a chain can be 784 long)
+            k = stack.pop()
+            made = self.made_by.get(k)
+            if made is not None and made.op is ADD and self.reads[k] == 1:
+                inner.append(k)
+                stack.extend(reversed(made.args))
+            else:
+                terms.append(k)
+        return terms, inner
+
+    def neuron(self, ins: Instr) -> _Neuron | None:
+        """``ins`` as a neuron (products + at most one bias term), or None."""
+        found = self.summands(ins) if ins.out in self.p.live else None
+        if found is None:
+            return None
+        terms, inner = found
+        products, rest = [], []
+        for a in terms:
+            pr = self.product(a)
+            if pr is None:
+                rest.append(a)
+            else:
+                products.append((a, pr))
+        if not products or len(rest) > 1:
+            return None
+        bias = rest[0] if rest else None
+        bias_param = bias in self.param_pos
+        return _Neuron(
+            ins.out, tuple(w for _, (w, _) in products), tuple(x for _, (_, x) in products),
+            self.param_pos[bias] if bias_param else bias, bias_param, self.gate(ins.out),
+            (*(a for a, _ in products), *inner),
+        )
+
+
+def plan_fused(p: Program) -> FusedPlan:
+    """Find the layers of ``p`` (neurons sharing inputs) and plan the batch replay around them."""
+    reader = _Reader(p)
+    depth = op_depths(p)
+    by_key: dict[tuple[Any, ...], list[_Neuron]] = {}
+    for ins in p.ops:
+        n = reader.neuron(ins)
+        if n is not None:
+            key = (depth[n.out], n.inputs, n.bias is None, n.bias_param, None if n.gate is None else id(n.gate.op))
+            by_key.setdefault(key, []).append(n)
+    layers = [_dense(depth[ns[0].out], ns) for ns in by_key.values()]
+    skip = _folded(layers)
+    groups = plan_groups(p, frozenset(skip))
+    steps = sorted([*groups, *((d.depth, d) for d in layers)], key=lambda s: s[0])
+    read = {a for _, g in groups for a in g.args.ravel().tolist()}
+    read.update(k for d in layers for k in d.inputs.tolist())  # a parameter can be a layer's input (p × p)
+    params = [i for i, k in enumerate(p.param_slots) if k in read or k in p.aux_slots or k == p.output]
+    rows = [p.param_slots[i] for i in params]
+    unfilled = skip.union(p.param_slots).difference(rows)
+    unfilled.difference_update(k for d in layers for k in (d.outs if d.gate_outs is None else d.gate_outs).tolist())
+    filled = np.array([k for k in range(len(p.slots)) if k not in unfilled], dtype=np.intp)
+    row = np.full(len(p.slots), -1, dtype=np.intp)  # -1: no row (never read by this replay)
+    row[filled] = np.arange(len(filled))
+    consts = np.array([p.slots[k].value for k in p.const_slots], dtype=float).reshape(-1, 1)
+    missing = tuple(sorted({g.op.name for _, g in groups if g.rule is None}))
+    return FusedPlan(
+        tuple(_on_rows(s, row) for _, s in steps), tuple(layers), len(skip), np.array(params, dtype=np.intp),
+        row[np.array(rows, dtype=np.intp)], row[np.array([*p.input_slots, *p.const_slots], dtype=np.intp)],
+        consts, missing, filled, int(row[p.output]), row[list(p.aux_slots)].tolist(),
+        row[list(p.input_slots)].tolist(),
+    )
+
+
+def _on_rows(step: Group | Dense, row: np.ndarray) -> Group | Dense:
+    """``step`` reading and writing rows (``row[slot]``) instead of slots."""
+    if type(step) is Group:
+        scatter = step.scatter
+        if scatter is not None:  # row is increasing on the filled slots: the sorted order holds
+            scatter = (scatter[0], row[scatter[1]], scatter[2])
+        return step._replace(outs=row[step.outs], args=row[step.args], scatter=scatter)
+    d: Dense = step  # type: ignore[assignment]
+    return d._replace(
+        outs=row[d.outs], inputs=row[d.inputs], gate_outs=None if d.gate_outs is None else row[d.gate_outs],
+        bias=d.bias if d.bias is None or d.bias_param else row[d.bias],
+    )
+
+
+def _written(d: Dense) -> np.ndarray:
+    return d.outs if d.gate_outs is None else np.concatenate([d.outs, d.gate_outs])
+
+
+def _folded(layers: Sequence[Dense]) -> set[int]:
+    """Every slot the layers write or fold away: the sums, the gates, the products, a chain's inner +."""
+    skip: set[int] = set()
+    for d in layers:
+        skip.update(_written(d).tolist())
+        skip.update(d.folded)
+    return skip
+
+
+def _dense(depth: int, neurons: list[_Neuron]) -> Dense:
+    first = neurons[0]
+    weights = np.array([n.weights for n in neurons], dtype=np.intp)
+    inputs = np.array(first.inputs, dtype=np.intp)
+    bias = None if first.bias is None else np.array([n.bias for n in neurons], dtype=np.intp)
+    gate = None if first.gate is None else first.gate.op
+    gate_outs = None if gate is None else np.array([n.gate.out for n in neurons], dtype=np.intp)  # type: ignore[union-attr]
+    return Dense(
+        depth, np.array([n.out for n in neurons], dtype=np.intp), inputs, weights, bias, first.bias_param,
+        gate, gate_outs, _unique(weights), bias is None or _unique(bias), _unique(inputs),
+        tuple(k for n in neurons for k in n.folded),
+    )
+
+
+def _unique(rows: np.ndarray) -> bool:
+    return len(np.unique(rows)) == rows.size
+
+
+# ---------------------------------------------------------------- running it
+
+
+def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Forward over a (slots x samples) matrix: each layer one matrix product, the rest grouped.
+
+    Returns the (rows x samples) matrix (one row per slot of ``plan.filled``) and
+    what each step saved for backward.
+    """
+    if plan.missing:
+        raise TypeError(f"trace: op(s) {', '.join(plan.missing)} have no array form in the op table")
+    pvals = np.array([v.data for v in p.params], dtype=float)
+    V = np.empty((len(plan.filled), columns.shape[1]))
+    V[plan.leaf_rows] = np.concatenate([columns, np.broadcast_to(plan.consts, (len(plan.consts), columns.shape[1]))])
+    if len(plan.params):
+        V[plan.param_rows] = pvals[plan.params, None]
+    saved: list[Any] = []
+    with np.errstate(all="ignore"):
+        for step in plan.steps:
+            saved.append(run_group(step, V) if type(step) is Group else _dense_forward(step, V, pvals))  # type: ignore[arg-type]
+    return V, saved
+
+
+def _dense_forward(d: Dense, V: np.ndarray, pvals: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``Z = W X + b`` into the sums' rows, ``phi(Z)`` into the gates'; saves (W, X, phi'(Z))."""
+    W = pvals[d.weights]
+    X = V[d.inputs]
+    Z = W @ X
+    if d.bias is not None:
+        Z += pvals[d.bias][:, None] if d.bias_param else V[d.bias]
+    if d.gate is None:
+        V[d.outs] = Z
+        return W, X, None
+    # with a gate, the gate is the sums' one reader: their rows are not needed
+    try:
+        A, (local,) = d.gate.array_fn(Z)  # type: ignore[misc]
+    except (ArithmeticError, ValueError) as exc:
+        raise type(exc)(f"{d.gate.name}: {exc} (replay over a batch)") from None
+    V[d.gate_outs] = A
+    return W, X, local
+
+
+def backprop_fused(plan: FusedPlan, saved: Sequence[Any], G: np.ndarray, n_params: int) -> np.ndarray:
+    """Backward, steps in reverse, into ``G`` (slots x samples); returns every parameter's gradient.
+
+    One entry per parameter, summed over the samples: the layers' ``dW`` and
+    ``db`` plus what the grouped ops left in the parameters' rows of ``G``.
+    """
+    gp = np.zeros(n_params)
+    with np.errstate(all="ignore"):
+        for step, s in zip(reversed(plan.steps), reversed(saved)):
+            if type(step) is Group:
+                backprop_group(step, s, G)
+            else:
+                _dense_backward(step, s, G, gp)  # type: ignore[arg-type]
+    if len(plan.params):  # only the parameters read from V have a row of G to sum
+        gp[plan.params] += G[plan.param_rows].sum(axis=1)
+    return gp
+
+
+def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.ndarray, gp: np.ndarray) -> None:
+    """``dZ = phi'(Z) dA``; ``dW = dZ Xᵀ``, ``db = Σ dZ`` into ``gp``; ``dX = Wᵀ dZ`` into ``G``."""
+    W, X, local = saved
+    dZ = G[d.outs] if d.gate is None else local * G[d.gate_outs]  # the gate is the sums' one reader
+    dW = dZ @ X.T
+    if d.unique_w:
+        gp[d.weights] += dW
+    else:
+        np.add.at(gp, d.weights, dW)
+    if d.bias is not None:
+        db = dZ.sum(axis=1) if d.bias_param else dZ
+        target = gp if d.bias_param else G
+        if d.unique_b:
+            target[d.bias] += db
+        else:
+            np.add.at(target, d.bias, db)
+    dX = W.T @ dZ
+    if d.unique_x:
+        G[d.inputs] += dX
+    else:
+        np.add.at(G, d.inputs, dX)
+
+
+# ---------------------------------------------------------------- the view
+
+
+def fusion_text(p: Program, plan: FusedPlan, title: str, n: int | None = None) -> str:
+    """What was fused into what: one line per layer, then what stays grouped.
+
+    ``layer 1: 16 neurons × 2 inputs → one (n×2) @ (2×16) product + bias, then relu``
+    (row-major, as numpy writes it: samples x inputs times inputs x neurons).
+    """
+    names = [s.name for s in p.slots]
+    rows = "n" if n is None else str(n)
+    lines = [title]
+    for i, d in enumerate(plan.layers, 1):
+        m, k = d.weights.shape
+        bias = "" if d.bias is None else " + bias"
+        gate = "" if d.gate is None else f", then {d.gate.name}"
+        lines.append(
+            f"  layer {i}: {m} neuron{'s' if m != 1 else ''} × {k} input{'s' if k != 1 else ''} → "
+            f"one ({rows}×{k}) @ ({k}×{m}) product{bias}{gate}"
+        )
+        lines.append(f"    inputs {_span(names, d.inputs)}; sums {_span(names, d.outs)}"
+                     + ("" if d.gate_outs is None else f"; {d.gate.name} {_span(names, d.gate_outs)}"))  # type: ignore[union-attr]
+    rest = len(p.ops) - plan.fused_ops
+    if not plan.layers:
+        lines.append("  no layer found (no n-ary sum of parameter × input products): every op is grouped")
+    lines.append(f"  {plan.fused_ops} of {len(p.ops)} ops fused; the other {rest} run grouped "
+                 "(one numpy call per depth and op)")
+    return "\n".join(lines)
+
+
+def _span(names: Sequence[str], rows: np.ndarray) -> str:
+    """``x0, x1`` for a few slots, ``t3 … t47 (16)`` for many."""
+    ks = rows.tolist()
+    if len(ks) <= 4:
+        return ", ".join(names[k] for k in ks)
+    return f"{names[ks[0]]} … {names[ks[-1]]} ({len(ks)})"
