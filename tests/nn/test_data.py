@@ -25,17 +25,19 @@ def test_xor_truth_table() -> None:
 
 
 def test_digits_shapes_labels_and_reproducibility() -> None:
-    X, y = nn.data.digits5x5(noise=0.1, n_per_class=3, seed=5)
+    X, y = nn.data.digits5x5(flip=0.08, n_per_class=3, seed=5)
     assert len(X) == 30 and all(len(r) == 25 for r in X)
     assert sorted(y) == sorted(list(range(10)) * 3)
-    assert (X, y) == nn.data.digits5x5(noise=0.1, n_per_class=3, seed=5)
-    assert X != nn.data.digits5x5(noise=0.1, n_per_class=3, seed=6)[0]
-    clean, labels = nn.data.digits5x5(noise=0, n_per_class=1, seed=0)
+    assert (X, y) == nn.data.digits5x5(flip=0.08, n_per_class=3, seed=5)
+    assert X != nn.data.digits5x5(flip=0.08, n_per_class=3, seed=6)[0]
+    clean, labels = nn.data.digits5x5(flip=0, n_per_class=1, seed=0)
     assert all(row == glyph(d) for row, d in zip(clean, labels))
     assert len({tuple(glyph(d)) for d in range(10)}) == 10
     assert glyph(1)[:5] == [0.0, 0.0, 1.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match="noise"):
-        nn.data.digits5x5(noise=-1)
+    with pytest.raises(ValueError, match="flip"):
+        nn.data.digits5x5(flip=-0.1)
+    with pytest.raises(ValueError, match="flip"):
+        nn.data.digits5x5(flip=1.5)
     with pytest.raises(ValueError, match="n_per_class"):
         nn.data.digits5x5(n_per_class=0)
 
@@ -85,3 +87,15 @@ def test_as_dataset_validation() -> None:
         as_dataset([[math.inf, 1]], [0])
     with pytest.raises(ValueError, match="2 rows but y has 1"):
         as_dataset([[1], [2]], [0])
+
+
+def test_digits_flip_pixels_at_the_stated_rate_and_are_all_distinct() -> None:
+    # digits5x5 used to add Gaussian noise N(0, 0.02^2): every image was within 0.06 of a training image
+    X, y = nn.data.digits5x5(flip=0.1, n_per_class=40, seed=0)
+    assert {p for row in X for p in row} == {0.0, 1.0}  # pixels stay 0 or 1: a flip, not a blur
+    flipped = sum(p != q for row, d in zip(X, y) for p, q in zip(row, glyph(d)))
+    rate = flipped / (len(X) * 25)
+    assert abs(rate - 0.1) < 0.015, rate  # a little above: a copy that repeats an earlier image is redrawn
+    assert len({tuple(row) for row in X}) == len(X)  # no image twice: a split tests on unseen images
+    with pytest.raises(ValueError, match="too small"):
+        nn.data.digits5x5(flip=1e-9, n_per_class=5, seed=0)

@@ -92,18 +92,24 @@ def test_perceptron_cannot_solve_xor_but_the_net_can() -> None:
         assert not nn.Perceptron(2, seed=0, lr=0.1).fit(X, y, epochs=100).converged
 
 
-def test_digits_25_3_3_10_softmax_net() -> None:
+def digit_split() -> tuple[list, list, list, list]:
+    X, y = nn.data.digits5x5(flip=0.05, n_per_class=20, seed=0)  # every image distinct: test images are unseen
+    return nn.data.train_test_split(X, y, test_size=0.2, seed=0)
+
+
+def test_digits_25_3_3_10_softmax_net_learns_and_a_wider_net_generalises() -> None:
     # seed 003's network: 25 pixels, two sigmoid layers of 3, 10 softmax outputs (cross-entropy on the logits).
-    # The 3-unit bottleneck makes it seed-sensitive: with this data and schedule seeds 1, 7 and 10 of 0..11
-    # reach >= 95% on the test set (torch float64 gives the same); seed 1 is used here.
-    X_train, y_train = nn.data.digits5x5(noise=0.1, n_per_class=10, seed=0)
-    X_test, y_test = nn.data.digits5x5(noise=0.1, n_per_class=10, seed=1)
-    model = nn.MLP(25, [3, 3, 10], activation="sigmoid", init="xavier", seed=1)
-    history = nn.fit(model, X_train, y_train, loss="cross_entropy", optimizer=nn.Adam(model, lr=0.05),
-                     epochs=100, batch_size=10, progress=False, seed=1)
-    assert nn.accuracy(model, X_test, y_test) >= 0.95
-    assert history.metrics["accuracy"][-1] >= 0.95
-    assert history.steps == 100 * 10
+    # Ten classes squeezed through 3 numbers in (0, 1): it fits the training images but generalises poorly to
+    # unseen flipped ones (torch float64 gives the same); 16 units per hidden layer generalise.
+    X_train, X_test, y_train, y_test = digit_split()
+    acc = {}
+    for width, seed, lr in ((3, 4, 0.05), (16, 1, 0.02)):
+        model = nn.MLP(25, [width, width, 10], activation="sigmoid", init="xavier", seed=seed)
+        nn.fit(model, X_train, y_train, loss="cross_entropy", optimizer=nn.Adam(model, lr=lr),
+               epochs=150 if width == 3 else 60, batch_size=32, progress=False, seed=0, trace=True)
+        acc[width] = (nn.accuracy(model, X_train, y_train), nn.accuracy(model, X_test, y_test))
+    assert acc[3][0] >= 0.8 and 0.4 <= acc[3][1] < acc[3][0]  # learns; the bottleneck limits what carries over
+    assert acc[16][0] >= 0.99 and acc[16][1] >= 0.85
 
 
 # ---------------------------------------------------------------- Ctrl-C, History
@@ -161,8 +167,8 @@ def test_history_contents_and_batches() -> None:
 
 
 def test_validation_data_and_best_epoch() -> None:
-    X, y = nn.data.digits5x5(noise=0.1, n_per_class=2, seed=0)
-    Xv, yv = nn.data.digits5x5(noise=0.1, n_per_class=2, seed=1)
+    X, y = nn.data.digits5x5(flip=0.08, n_per_class=2, seed=0)
+    Xv, yv = nn.data.digits5x5(flip=0.08, n_per_class=2, seed=1)
     model = nn.MLP(25, [8, 10], activation="tanh", init="xavier", seed=0)
     history = nn.fit(model, X, y, loss="cross_entropy", optimizer=nn.Adam(model, lr=0.05), epochs=15,
                      progress=False, validation=(Xv, yv))

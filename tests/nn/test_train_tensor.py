@@ -19,7 +19,7 @@ from tests.support import require
 
 
 def _digits(n_per_class: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    X, y = nn.data.digits5x5(noise=0.1, n_per_class=n_per_class, seed=seed)
+    X, y = nn.data.digits5x5(flip=0.08, n_per_class=n_per_class, seed=seed)
     return np.array(X), np.array(y)
 
 

@@ -77,7 +77,7 @@ def test_moons_minibatches_with_validation_traced_equals_dynamic() -> None:
 
 @pytest.mark.parametrize("onehot", [False, True])
 def test_multiclass_cross_entropy_traced_equals_dynamic_with_one_trace(onehot: bool, monkeypatch) -> None:
-    X, y = nn.data.digits5x5(noise=0.1, n_per_class=4, seed=0)
+    X, y = nn.data.digits5x5(flip=0.08, n_per_class=4, seed=0)
     if onehot:
         y = [[1.0 if k == t else 0.0 for k in range(10)] for t in y]
     steps: list[TracedStep] = []
@@ -102,7 +102,7 @@ def test_multiclass_cross_entropy_traced_equals_dynamic_with_one_trace(onehot: b
 
 
 def test_class_index_batches_with_one_class_each_still_share_one_trace() -> None:
-    X, y = nn.data.digits5x5(noise=0.0, n_per_class=1, seed=0)
+    X, y = nn.data.digits5x5(flip=0.0, n_per_class=1, seed=0)
     model = nn.MLP(25, [4, 10], seed=0)
     twin = nn.MLP(25, [4, 10], seed=0)
     step = make_step(model, LOSSES["cross_entropy"], nn.SGD(model, lr=0.1), trace=True)
@@ -164,7 +164,12 @@ def test_random_mlps_traced_equal_dynamic(activation: str, hidden: list[int], lo
         model = nn.MLP(3, [*hidden, 1], activation=activation, seed=seed)
         return model, nn.SGD(model, lr=0.05)
 
-    assert_same(*both(make, X, y, loss=loss, epochs=3, batch_size=batch_size, seed=seed, l2=1e-3))
+    h0, h1, m0, m1 = both(make, X, y, loss=loss, epochs=3, batch_size=batch_size, seed=seed, l2=1e-3)
+    if any(abs(m0(x).data) < 1e-9 for x in X):
+        # a dead ReLU net can leave an output at its bias, ~1e-18 from the decision threshold 0: its sign,
+        # and so the accuracy, is decided by rounding (the traced replay's matrix products round as BLAS does)
+        h0.metrics, h1.metrics = {}, {}
+    assert_same(h0, h1, m0, m1)
 
 
 # ---------------------------------------------------------------- one trace for every target
