@@ -11,12 +11,13 @@ weight is neuron j's weights).  Imports ``nn.layers`` (to read a Sequential),
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..nn.layers import LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .dot import Diagram
-from .style import CLUSTER_LINE, FONT, GROUP_FILL, LEAF_FILL, ROOT_FILL, WEIGHT_WIDTHS, signed_colour
+from .style import FONT, GROUP_FILL, LEAF_FILL, ROOT_FILL, WEIGHT_WIDTHS, signed_colour
 from .text import fmt
 
 EDGE_LABELS = 40  # at most this many weights: numbers on the edges (edge_labels=None)
@@ -140,7 +141,11 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
     ``Tanh``, ``LeakyReLU``); weight row j of a (nout, nin) ``Linear`` is
     neuron j's incoming edges.
 
-    Inputs ``x1..xn`` on the left, then each layer in a box; every weight is
+    Inputs ``x₁..xₙ`` on the left, then one column per layer, units in order
+    from the top (``h¹₁, h¹₂, ...`` for hidden layer 1, ``o₁, ...`` for the
+    outputs), placed explicitly (neato with pinned positions, so no renderer
+    can reorder them), captions above and the legend below, where no edge
+    runs (``rankdir`` TB/BT: rows, captions left, legend right).  Every weight is
     an edge coloured by sign and sized by |w| (``show_grad=True``: by
     |dL/dw|, the ``.grad`` from the last backward).  Neuron tooltips give the
     bias and activation; edge tooltips the parameter's dotted name, value and
@@ -162,48 +167,137 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
     pick = 1 if show_grad else 0
     vmax = max((abs(w[pick]) for layer in layers for n in layer.neurons for w in n.w),
                default=0.0)
-    g = _network_diagram(rankdir)
-    _draw_inputs(g, len(layers[0].neurons[0].w))
-    _draw_layers(g, layers)
+    g = _network_diagram()
+    layout = _Layout(rankdir, [len(layers[0].neurons[0].w)] + [len(layer.neurons) for layer in layers],
+                     _captions(layers))
+    _draw_inputs(g, layout)
+    _draw_layers(g, layers, layout)
     _draw_weights(g, layers, pick, vmax, labels)
-    g.node("legend", _legend(show_grad, vmax), id="legend", shape="plaintext", style="",
-           **{"class": "legend"})
+    legend = _legend(show_grad, vmax)
+    g.node("legend", legend, id="legend", shape="plaintext", style="", fontsize="12", fixedsize="false",
+           pos=layout.legend_pos(legend), **{"class": "legend"})
     return g
 
 
-def _network_diagram(rankdir: str) -> Diagram:
-    g = Diagram("network")
-    g.attr(rankdir=rankdir, fontname=FONT, nodesep="0.12", ranksep="1.2", splines="line",
-           ordering="out")
-    g.attr("node", fontname=FONT, fontsize="11", shape="circle", style="filled")
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def unit_name(kind: str, layer: int, j: int) -> str:
+    """The drawn name of unit j (from 0) of a column: ``x₁``, ``h²₃`` (hidden layer 2, unit 3), ``o₁``.
+
+    Hidden units carry their layer number (from 1, as in the captions) as a
+    superscript, so no two layers share a name.
+    """
+    sub = str(j + 1).translate(SUBSCRIPT)
+    if kind == "hidden":
+        return f"h{str(layer + 1).translate(SUPERSCRIPT)}{sub}"
+    return ("x" if kind == "input" else "o") + sub
+
+
+def _captions(layers: list[_Layer]) -> list[str]:
+    """``inputs``, then ``layer 1 (hidden, relu)`` ... ``layer n (output, linear)``."""
+    out = ["inputs"]
+    for i, layer in enumerate(layers):
+        kind = "output" if i == len(layers) - 1 else "hidden"
+        act = f", {layer.activation}" if layer.activation else ""
+        out.append(f"layer {i + 1} ({kind}{act})")
+    return out
+
+
+def _text_width(text: str, size: float = 12.0) -> float:
+    """A generous estimate of a Helvetica line's width in inches (0.6 em per character)."""
+    return len(text) * 0.6 * size / 72
+
+
+class _Layout:
+    """Explicit positions (inches) for every node: columns in order, units top to bottom.
+
+    Column ``c`` (0: inputs) sits at ``c * step`` along the rank direction;
+    its units are centred across it, unit 1 first (top, or left when
+    ``rankdir`` is TB/BT).  Edges only run between columns, inside the units'
+    bounding box, so the captions (above the box; left of it for TB/BT) and
+    the legend (below it; right of it for TB/BT) never meet an edge.
+    """
+
+    ACROSS = 0.7  # between units of a column
+    MARGIN = 0.45  # between the units' box and a caption or the legend
+
+    def __init__(self, rankdir: str, sizes: list[int], captions: list[str]) -> None:
+        self.rankdir, self.sizes, self.captions = rankdir, sizes, captions
+        self.vertical = rankdir in ("TB", "BT")
+        widest = max(_text_width(c) for c in captions)
+        self.step = 1.6 if self.vertical else max(2.4, widest + 0.4)
+        self.half = (max(sizes) - 1) * self.ACROSS / 2 + UNIT_SIZE / 2  # half the box across
+
+    def _xy(self, along: float, across: float) -> tuple[float, float]:
+        sign = -1.0 if self.rankdir in ("RL", "TB") else 1.0
+        return (across, sign * along) if self.vertical else (sign * along, -across)
+
+    def unit(self, col: int, j: int) -> str:
+        """``pos`` of unit j of column col (pinned with ``!``)."""
+        x, y = self._xy(col * self.step, (j - (self.sizes[col] - 1) / 2) * self.ACROSS)
+        return f"{x:.3f},{y:.3f}!"
+
+    def caption(self, col: int) -> str:
+        """``pos`` of column col's caption: above the box (left of it for TB/BT)."""
+        if self.vertical:
+            x, y = self._xy(col * self.step, 0.0)
+            return f"{-self.half - self.MARGIN - _text_width(self.captions[col]) / 2:.3f},{y:.3f}!"
+        x, _ = self._xy(col * self.step, 0.0)
+        return f"{x:.3f},{self.half + self.MARGIN:.3f}!"
+
+    def legend_pos(self, legend: str) -> str:
+        """``pos`` of the legend: below the box, from its start (right of it for TB/BT)."""
+        lines = [re.sub(r"<[^>]*>", "", row) for row in legend.split("</tr>")[:-1]]
+        width = max(_text_width(line) for line in lines) + 0.5
+        height = 0.3 * len(lines)
+        ends = [self._xy(0.0, 0.0), self._xy((len(self.sizes) - 1) * self.step, 0.0)]
+        if self.vertical:
+            return f"{self.half + self.MARGIN + width / 2:.3f},{(ends[0][1] + ends[1][1]) / 2:.3f}!"
+        left = min(x for x, _ in ends) - UNIT_SIZE / 2
+        return f"{left + width / 2:.3f},{-self.half - self.MARGIN - height / 2:.3f}!"
+
+
+UNIT_SIZE = 0.55  # the diameter of a unit's circle, inches
+
+
+def _network_diagram() -> Diagram:
+    g = Diagram("network", engine="neato")
+    g.attr(layout="neato", fontname=FONT, splines="false", overlap="true", outputorder="edgesfirst")
+    g.attr("node", fontname=FONT, fontsize="12", shape="circle", style="filled", fixedsize="true",
+           width=str(UNIT_SIZE))
     g.attr("edge", fontname=FONT, fontsize="9", arrowsize="0.5")
     return g
 
 
-def _draw_inputs(g: Diagram, nin: int) -> None:
-    with g.subgraph(name="cluster_inputs") as c:
-        c.attr(label="inputs", id="inputs", color=CLUSTER_LINE, **{"class": "layer inputs"})
-        for k in range(nin):
-            c.node(f"in{k}", f"x{k + 1}", id=f"in{k}", fillcolor=LEAF_FILL,
-                   **{"class": "input"})
+def _caption(g: Diagram, layout: _Layout, col: int, ident: str, kind: str) -> None:
+    g.node(f"caption{col}", layout.captions[col], id=ident, shape="plaintext", style="",
+           fixedsize="false", width="0", fontsize="13", pos=layout.caption(col),
+           **{"class": f"layer caption {kind}"})
 
 
-def _draw_layers(g: Diagram, layers: list[_Layer]) -> None:
+def _draw_inputs(g: Diagram, layout: _Layout) -> None:
+    _caption(g, layout, 0, "inputs", "inputs")
+    for k in range(layout.sizes[0]):
+        g.node(f"in{k}", unit_name("input", 0, k), id=f"in{k}", fillcolor=LEAF_FILL,
+               pos=layout.unit(0, k), tooltip=f"input {k + 1}", **{"class": "input"})
+
+
+def _draw_layers(g: Diagram, layers: list[_Layer], layout: _Layout) -> None:
     last = len(layers) - 1
     for i, layer in enumerate(layers):
         act = layer.activation
         kind = "output" if i == last else "hidden"
-        title = f"layer {i} ({kind}, {act})" if act else f"layer {i} ({kind})"
-        with g.subgraph(name=f"cluster_layer{i}") as c:
-            c.attr(label=title, id=f"layer{i}", color=CLUSTER_LINE, **{"class": f"layer {kind}"})
-            for j, neuron in enumerate(layer.neurons):
-                b = neuron.b
-                bias = "no bias" if b is None else f"bias {fmt(b[0])} (grad {fmt(b[1])})"
-                tip = f"{neuron.name}: {act or 'neuron'}, {bias}, {len(neuron.w)} weights"
-                name = f"o{j + 1}" if i == last else f"h{j + 1}"
-                fill = ROOT_FILL if i == last else GROUP_FILL
-                c.node(f"L{i}N{j}", name, id=f"L{i}N{j}", fillcolor=fill, tooltip=tip,
-                       **{"class": f"neuron {kind}"})
+        _caption(g, layout, i + 1, f"layer{i}", kind)
+        for j, neuron in enumerate(layer.neurons):
+            b = neuron.b
+            bias = "no bias" if b is None else f"bias {fmt(b[0])} (grad {fmt(b[1])})"
+            name = unit_name(kind, i, j)
+            tip = f"{name} = {neuron.name}: {act or 'neuron'}, {bias}, {len(neuron.w)} weights"
+            fill = ROOT_FILL if i == last else GROUP_FILL
+            g.node(f"L{i}N{j}", name, id=f"L{i}N{j}", fillcolor=fill, tooltip=tip,
+                   pos=layout.unit(i + 1, j), **{"class": f"neuron {kind}"})
 
 
 def _draw_weights(g: Diagram, layers: list[_Layer], pick: int, vmax: float, labels: bool) -> None:
