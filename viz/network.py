@@ -17,7 +17,7 @@ from typing import Any
 
 from ..nn.layers import LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .dot import Diagram
-from .style import FONT, GROUP_FILL, LEAF_FILL, ROOT_FILL, WEIGHT_WIDTHS, signed_colour
+from .style import EDGE_LABEL_SIZE, FONT, GROUP_FILL, LEAF_FILL, ROOT_FILL, WEIGHT_WIDTHS, signed_colour, text_colour
 from .text import fmt
 
 EDGE_LABELS = 40  # at most this many weights: numbers on the edges (edge_labels=None)
@@ -267,7 +267,7 @@ def _network_diagram() -> Diagram:
     g.attr(layout="neato", fontname=FONT, splines="false", overlap="true", outputorder="edgesfirst")
     g.attr("node", fontname=FONT, fontsize="12", shape="circle", style="filled", fixedsize="true",
            width=str(UNIT_SIZE))
-    g.attr("edge", fontname=FONT, fontsize="9", arrowsize="0.5")
+    g.attr("edge", fontname=FONT, fontsize=EDGE_LABEL_SIZE, arrowsize="0.5")
     return g
 
 
@@ -314,7 +314,7 @@ def _draw_weights(g: Diagram, layers: list[_Layer], pick: int, vmax: float, labe
                                     f"grad {fmt(w[1])}"}
                 if labels:
                     attrs["label"] = fmt(v)
-                    attrs["fontcolor"] = colour
+                    attrs["fontcolor"] = text_colour(v)
                 g.edge(src, f"L{i}N{j}", id=f"w{i}_{j}_{k}", **attrs)
 
 
