@@ -11,6 +11,7 @@ weight is neuron j's weights).  Imports ``nn.layers`` (to read a Sequential),
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -172,7 +173,7 @@ def draw_network(model: Any, show_grad: bool = False, *, rankdir: str = "LR",
                      _captions(layers))
     _draw_inputs(g, layout)
     _draw_layers(g, layers, layout)
-    _draw_weights(g, layers, pick, vmax, labels)
+    _draw_weights(g, layers, pick, vmax, layout if labels else None)
     legend = _legend(show_grad, vmax)
     g.node("legend", legend, id="legend", shape="plaintext", style="", fontsize="12", fixedsize="false",
            pos=layout.legend_pos(legend), **{"class": "legend"})
@@ -247,6 +248,31 @@ class _Layout:
         x, _ = self._xy(col * self.step, 0.0)
         return f"{x:.3f},{self.half + self.MARGIN:.3f}!"
 
+    def centre(self, col: int, j: int) -> tuple[float, float]:
+        """The centre (inches) of unit j of column col."""
+        return self._xy(col * self.step, (j - (self.sizes[col] - 1) / 2) * self.ACROSS)
+
+    def place_numbers(self, edges: list[tuple[int, int, int, str]]) -> list[dict[str, str]]:
+        """Where each edge's number sits: ``taillabel`` distance and angle, one dict per edge.
+
+        ``edges``: (column i, unit j of column i+1, unit k of column i, text).
+        Each number goes 9 pt to one side of its line (never on the stroke), at
+        the first fraction of the edge (from the middle outwards) and side
+        where its box meets no number placed before and no unit; failing
+        that, where it overlaps them least.
+        """
+        placed: list[_Rect] = [_around(self.centre(c, j), UNIT_SIZE, UNIT_SIZE)
+                               for c, n in enumerate(self.sizes) for j in range(n)]
+        out = []
+        for i, j, k, text in edges:
+            tail, head = self.centre(i, k), self.centre(i + 1, j)
+            spots = [_number_spot(tail, head, t, side, text) for t in NUMBER_FRACTIONS for side in (1, -1)]
+            side, d, box = min(spots, key=lambda spot: sum(_overlap(spot[2], p) for p in placed))
+            placed.append(box)
+            angle = side * math.degrees(math.asin(NUMBER_OFFSET / d))
+            out.append({"labeldistance": f"{d * 7.2:.3f}", "labelangle": f"{angle:.2f}"})  # tens of points
+        return out
+
     def legend_pos(self, legend: str) -> str:
         """``pos`` of the legend: below the box, from its start (right of it for TB/BT)."""
         lines = [re.sub(r"<[^>]*>", "", row) for row in legend.split("</tr>")[:-1]]
@@ -260,6 +286,32 @@ class _Layout:
 
 
 UNIT_SIZE = 0.55  # the diameter of a unit's circle, inches
+NUMBER_FRACTIONS = (0.5, 0.3, 0.7, 0.2, 0.4, 0.6, 0.8, 0.12, 0.9)  # where along an edge, tried in turn
+NUMBER_OFFSET = 0.125  # inches (9 pt) from the line to the number's centre
+_Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in inches
+
+
+def _around(c: tuple[float, float], w: float, h: float) -> _Rect:
+    return (c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2)
+
+
+def _overlap(a: _Rect, b: _Rect) -> float:
+    """The area two boxes share (0.0 when they are apart)."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _number_spot(tail: tuple[float, float], head: tuple[float, float], t: float, side: int,
+                 text: str) -> tuple[int, float, _Rect]:
+    """(side, distance from the tail's rim, box of the number) at fraction t of the edge's free length.
+
+    ``side`` 1 puts the number left of the line (seen from the tail), -1 right.
+    """
+    length = math.hypot(head[0] - tail[0], head[1] - tail[1])
+    ux, uy = (head[0] - tail[0]) / length, (head[1] - tail[1]) / length
+    d = max(t * (length - UNIT_SIZE), NUMBER_OFFSET * 1.5)
+    along, off = UNIT_SIZE / 2 + math.sqrt(d * d - NUMBER_OFFSET ** 2), side * NUMBER_OFFSET
+    centre = (tail[0] + ux * along - uy * off, tail[1] + uy * along + ux * off)
+    return side, d, _around(centre, _text_width(text) + 0.04, 12 / 72 + 0.04)
 
 
 def _network_diagram() -> Diagram:
@@ -300,22 +352,24 @@ def _draw_layers(g: Diagram, layers: list[_Layer], layout: _Layout) -> None:
                    pos=layout.unit(i + 1, j), **{"class": f"neuron {kind}"})
 
 
-def _draw_weights(g: Diagram, layers: list[_Layer], pick: int, vmax: float, labels: bool) -> None:
-    for i, layer in enumerate(layers):
-        for j, neuron in enumerate(layer.neurons):
-            for k, w in enumerate(neuron.w):
-                src = f"in{k}" if i == 0 else f"L{i - 1}N{k}"
-                v = w[pick]
-                colour, width = _colour(v, vmax)
-                sign = "positive" if v > 0 else "negative" if v < 0 else "zero"
-                attrs = {"color": colour, "penwidth": f"{width:.2f}",
-                         "class": f"weight {sign}",
-                         "tooltip": f"{neuron.weight_names[k]} = {fmt(w[0])}, "
-                                    f"grad {fmt(w[1])}"}
-                if labels:
-                    attrs["label"] = fmt(v)
-                    attrs["fontcolor"] = text_colour(v)
-                g.edge(src, f"L{i}N{j}", id=f"w{i}_{j}_{k}", **attrs)
+def _draw_weights(g: Diagram, layers: list[_Layer], pick: int, vmax: float,
+                  labels: _Layout | None) -> None:
+    """One edge per weight; ``labels``: print each number at its own place along its edge."""
+    edges = [(i, j, k, fmt(w[pick])) for i, layer in enumerate(layers)
+             for j, neuron in enumerate(layer.neurons) for k, w in enumerate(neuron.w)]
+    spots = labels.place_numbers(edges) if labels is not None else [{} for _ in edges]
+    for (i, j, k, text), spot in zip(edges, spots):
+        neuron = layers[i].neurons[j]
+        w = neuron.w[k]
+        v = w[pick]
+        colour, width = _colour(v, vmax)
+        sign = "positive" if v > 0 else "negative" if v < 0 else "zero"
+        attrs = {"color": colour, "penwidth": f"{width:.2f}", "class": f"weight {sign}",
+                 "tooltip": f"{neuron.weight_names[k]} = {fmt(w[0])}, grad {fmt(w[1])}"}
+        if spot:
+            attrs.update(spot, taillabel=text, fontcolor=text_colour(v))
+        src = f"in{k}" if i == 0 else f"L{i - 1}N{k}"
+        g.edge(src, f"L{i}N{j}", id=f"w{i}_{j}_{k}", **attrs)
 
 
 def _legend(show_grad: bool, vmax: float) -> str:

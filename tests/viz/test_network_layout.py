@@ -110,3 +110,15 @@ def test_no_edge_crosses_a_caption_or_the_legend(sizes: tuple[int, list[int]]) -
     boxes = [_text_box(c) for c in captions] + [_legend_box(svg)]
     for a, b in ((a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]):
         assert a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1], (a, b)
+
+
+@pytest.mark.parametrize("sizes", [(2, [2, 1]), (2, [3, 1]), (3, [2, 2])])
+def test_edge_numbers_do_not_overlap(sizes: tuple[int, list[int]]) -> None:
+    """Each weight's number sits at its own place along its edge, even where two edges cross."""
+    nin, nouts = sizes
+    svg = parse_svg(draw_network(nn.MLP(nin, nouts, seed=0)).svg())
+    boxes = [(e.get("id"), _text_box(e)) for e in groups(svg, "weight")]
+    assert all(texts(by_id(svg, ident)) for ident, _ in boxes)
+    for n, (ia, a) in enumerate(boxes):
+        for ib, b in boxes[n + 1:]:
+            assert a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1], (ia, ib)
