@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..engine import Value
@@ -79,6 +79,9 @@ class ChainRule:
             return f"{head} = 0 ({self.wrt} does not feed {self.root}: no path)"
         lines = []
         if self.count == 1:
+            only = self.paths[0].factors
+            if len(only) == 1:  # one edge: the chain is the local gradient itself
+                return f"{head} = {fmt(self.total)} (one edge: the local gradient)"
             return f"{head} = {self.paths[0].text()}"
         lines.append(f"{head} = sum over {self.count} paths = {fmt(self.total)}")
         if not self.complete:
@@ -173,9 +176,11 @@ def chain_rule(root: Value, wrt: Value, *, max_paths: int = 64,
     """``d root / d wrt`` written as the chain rule, one product per path, with numbers.
 
     ``merge_unlabelled=True`` multiplies the locals through unlabelled
-    intermediate nodes into one factor (dC/do1 rather than dC/dsub#7 .
-    dsub#7/do1).  Past ``max_paths`` paths: the count, the exact total and
-    the ``max_paths`` largest contributions.
+    intermediate nodes into one factor (dC/do1 rather than dC/dsub1 .
+    dsub1/do1), except where that would leave the bare d root / d wrt: then
+    every edge is its own factor.  An unlabelled ``wrt`` is called ``wrt``.
+    Past ``max_paths`` paths: the count, the exact total and the
+    ``max_paths`` largest contributions.
     """
     if not isinstance(root, Value) or not isinstance(wrt, Value):
         bad = root if not isinstance(root, Value) else wrt
@@ -186,6 +191,8 @@ def chain_rule(root: Value, wrt: Value, *, max_paths: int = 64,
     if id(wrt) not in gi.index:
         return ChainRule(gi.names[-1], wrt.label or "wrt", [], 0, 0.0, True)
     target = gi.of(wrt)
+    if not wrt.label:  # an unlabelled leaf would read as its value: d out/d2.0
+        gi = replace(gi, names=gi.names[:target] + ["wrt"] + gi.names[target + 1:])
     # duplicate edges (x * x) are merged into one path step: count distinct parents
     counts = _count_distinct(gi, target)
     count = counts[-1]
@@ -197,6 +204,8 @@ def chain_rule(root: Value, wrt: Value, *, max_paths: int = 64,
     for _, link in raw:
         nodes = _links_to_nodes(link)
         factors = _factors(gi, nodes, merge_unlabelled)
+        if len(factors) == 1 < len(nodes) - 1:  # merged into d root/d wrt itself: show every edge
+            factors = _factors(gi, nodes, False)
         product = math.prod(f.value for f in factors) if factors else 1.0
         paths.append(ChainPath(tuple(factors), product))
     if not complete:

@@ -65,15 +65,13 @@ def demo(out: Path, *, epochs: int = 100, samples: int = 100, seed: int = 1337,
         written.append(path)
         print(f"  wrote {path}  ({what})")
 
-    # one neuron of the trained net on the first point: small enough to read every number
-    first = model.layers[0].neurons[0]
-    xs = [Value(v, f"x{k + 1}") for k, v in enumerate(X[0])]
-    act = first(xs)
-    act.label = "out"
-    act.backward()
+    # one live neuron of the trained net on one point: small enough to read every number
+    j, k = live_neuron(model, X)
+    act = _one_neuron(model, j, X[k])
     path = out / "graph.svg"
     draw_graph(act).render(outfile=path, cleanup=True)
-    wrote(path, "computation graph of one neuron: data, grad, local gradients")
+    wrote(path, f"computation graph of neuron {j + 1} of layer 0 on point {k}: data, grad, "
+                "local gradients")
     path = out / "flow.svg"
     draw_flow(act).render(outfile=path, cleanup=True)
     wrote(path, "gradient flow through that neuron")
@@ -92,6 +90,34 @@ def demo(out: Path, *, epochs: int = 100, samples: int = 100, seed: int = 1337,
     path = BackpropStepper(lecture_network()).to_html(out / "backprop.html")
     wrote(path, "step through backprop in a browser (arrow keys)")
     return written
+
+
+def live_neuron(model: nn.MLP, X: Sequence[Sequence[float]]) -> tuple[int, int]:
+    """``(j, k)``: the first neuron j of layer 0 (then the first point k) where every weight gets a gradient.
+
+    A dead ReLU (input <= 0) or a zero input would draw edges that all read 0.0;
+    ``RuntimeError`` if no neuron is live on any point.  Leaves the model's grads zeroed.
+    """
+    neurons = model.layers[0].neurons
+    for j in range(len(neurons)):
+        for k in range(len(X)):
+            _one_neuron(model, j, X[k])
+            live = all(w.grad != 0.0 for w in neurons[j].w)
+            model.zero_grad()
+            if live:
+                return j, k
+    raise RuntimeError("no neuron of the first layer passes a gradient on any point: "
+                       "the trained network is dead, nothing to draw")
+
+
+def _one_neuron(model: nn.MLP, j: int, x: Sequence[float]) -> Value:
+    """Neuron j of layer 0 on point x, labelled ``out``, after zeroing grads and one backward."""
+    xs = [Value(float(v), f"x{i + 1}") for i, v in enumerate(x)]
+    act = model.layers[0].neurons[j](xs)
+    act.label = "out"
+    model.zero_grad()  # training leaves its last (L2) gradients on the weights
+    act.backward()
+    return act
 
 
 def lecture_network() -> Value:

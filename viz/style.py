@@ -27,6 +27,12 @@ POSITIVE = (214, 39, 40)  # red: the gradient pushes the root up
 NEGATIVE = (31, 119, 180)  # blue: it pushes the root down
 FAINT = (204, 204, 204)
 DEAD = "#9e9e9e"
+# Numbers printed on coloured edges: the sign's colour at full strength, dark enough to read
+# (WCAG contrast with white >= 4.5:1; the pale edge colours are 1.8-2.9:1) and at least 12 pt.
+POSITIVE_TEXT = "#b2182b"  # 6.9:1
+NEGATIVE_TEXT = "#1a5e91"  # 6.9:1
+DEAD_TEXT = "#616161"  # 6.2:1
+EDGE_LABEL_SIZE = "12"
 CURRENT_FILL = "#ffe08a"  # the stepper's current gate
 DONE_FILL = "#d9f2d9"  # the stepper's finished gradients
 CURRENT_EDGE = "#d62728"
@@ -49,6 +55,11 @@ def tensor_gate_shape(symbol: str) -> dict[str, str | None]:
 def box_fill(root: bool, leaf: bool) -> str:
     """The fill of a value box: the root, a leaf (input or parameter) or an interior value."""
     return ROOT_FILL if root else LEAF_FILL if leaf else VALUE_FILL
+
+
+def text_colour(v: float | None) -> str:
+    """The colour of a number printed on an edge: dark red for +, dark blue for -, dark grey for 0/None."""
+    return DEAD_TEXT if not v else POSITIVE_TEXT if v > 0 else NEGATIVE_TEXT
 
 
 def signed_colour(v: float, vmax: float, widths: tuple[float, float] = FLOW_WIDTHS) -> tuple[str, float]:
@@ -143,11 +154,12 @@ class FlowStyle(Style):
     def _flow(self, flowed: float | None, label: str, scene: Scene) -> dict[str, str]:
         if flowed is None or abs(flowed) <= self.threshold:
             return {"color": DEAD, "style": "dashed", "penwidth": "1", "dir": "back",
-                    "label": label, "fontcolor": DEAD, "class": "flow dead"}
+                    "label": label, "fontcolor": DEAD_TEXT, "fontsize": EDGE_LABEL_SIZE,
+                    "class": "flow dead"}
         colour, width = signed_colour(flowed, scene.scale)
         cls = ("flow positive" if flowed > 0 else "flow negative") if scene.signed else "flow"
         return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back", "label": label,
-                "fontcolor": colour, "class": cls}
+                "fontcolor": text_colour(flowed), "fontsize": EDGE_LABEL_SIZE, "class": cls}
 
     def wire_attrs(self, wire: Wire, scene: Scene) -> dict[str, str]:
         return self._flow(wire.flowed, wire.flow, scene)
@@ -176,7 +188,7 @@ def _signed_legend(gmax: float, threshold: float) -> str:
         f'<tr><td bgcolor="{pos}" width="30"></td><td align="left">positive; widest = '
         f"{fmt(gmax)}</td></tr>"
         f'<tr><td bgcolor="{neg}" width="30"></td><td align="left">negative</td></tr>'
-        f'<tr><td><font color="{DEAD}">- - -</font></td><td align="left">zero: '
+        f'<tr><td><font color="{DEAD_TEXT}">- - -</font></td><td align="left">zero: '
         f"|flow| &lt;= {fmt(threshold)} (router loser, dead ReLU, saturated)</td></tr>"
         "<tr><td colspan=\"2\">colour and width grow with |gradient|</td></tr>"
         "</table>>"
@@ -190,7 +202,7 @@ def _norm_legend(gmax: float, threshold: float) -> str:
         '<tr><td colspan="2"><b>gradient flow: ‖local x upstream‖ (Frobenius)</b></td></tr>'
         f'<tr><td bgcolor="{strong}" width="30"></td><td align="left">widest = '
         f"{html_text(fmt(gmax))}</td></tr>"
-        f'<tr><td><font color="{DEAD}">- - -</font></td><td align="left">zero: '
+        f'<tr><td><font color="{DEAD_TEXT}">- - -</font></td><td align="left">zero: '
         f"‖g‖ &lt;= {html_text(fmt(threshold))} (dead ReLU, saturated, constant)</td></tr>"
         "<tr><td colspan=\"2\">colour and width grow with ‖g‖</td></tr>"
         "</table>>"

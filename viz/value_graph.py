@@ -20,9 +20,9 @@ from .core import draw_scene
 from .dot import Diagram
 from .limits import too_big
 from .scene import Box, Gate, Scene, Wire
-from .style import ROUND_GATE, Style, box_fill
+from .style import ROUND_GATE, VALUE_FILL, Style, box_fill
 from .text import fmt, op_tooltip, record_text
-from .walk import GraphIndex
+from .walk import GraphIndex, is_constant
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Marks:
 
 
 NO_MARKS = Marks()
+NO_BACKWARD = "no backward yet: every grad is 0 (call root.backward() first, then draw)"
 
 
 def flow_grads(gi: GraphIndex, grad: float = 1.0) -> list[float]:
@@ -65,8 +66,9 @@ def draw_values(gi: GraphIndex, style: Style, *, grads: Sequence[float] | None =
     """The graph of ``gi`` in ``style``, collapsed by module if asked.
 
     ``grads`` default: a private backward pass when the style wants one
-    (flow), else each node's ``.grad``.  More than ``max_nodes`` boxes, or
-    a layout that would take Graphviz long (:func:`viz.limits.layout_work`):
+    (flow), else each node's ``.grad``; when every ``.grad`` is 0 the picture
+    says no backward has run (:data:`NO_BACKWARD`).  More than ``max_nodes``
+    boxes, or a layout that would take Graphviz long (:func:`viz.limits.layout_work`):
     :class:`~viz.limits.DiagramTooBigError` (a ``ValueError``) that suggests collapsing.
     """
     if collapse is None and len(gi.order) > max_nodes:
@@ -75,10 +77,15 @@ def draw_values(gi: GraphIndex, style: Style, *, grads: Sequence[float] | None =
     n_boxes = count_boxes(groups)
     if n_boxes > max_nodes:
         raise too_big(n_boxes, max_nodes, True)
+    unrun = grads is None and not style.fresh_grads and style.shows_grad \
+        and marks.grad_text is None and not any(n.grad for n in gi.order)
     if grads is None:
         grads = flow_grads(gi) if style.fresh_grads else [n.grad for n in gi.order]
     scene = value_scene(gi, style, grads, marks, groups)
-    return draw_scene(scene, style, name=name or style.name, rankdir=rankdir, max_nodes=max_nodes)
+    g = draw_scene(scene, style, name=name or style.name, rankdir=rankdir, max_nodes=max_nodes)
+    if unrun:  # every .grad is 0.0: say why, or the boxes read as "the gradient is zero"
+        g.attr(label=NO_BACKWARD, labelloc="t", labeljust="l", fontsize="14")
+    return g
 
 
 def value_scene(gi: GraphIndex, style: Style, grads: Sequence[float], marks: Marks = NO_MARKS,
@@ -99,6 +106,9 @@ def value_scene(gi: GraphIndex, style: Style, grads: Sequence[float], marks: Mar
 def _box(gi: GraphIndex, i: int, grads: Sequence[float], style: Style, marks: Marks) -> Box:
     n, name = gi.order[i], gi.names[i]
     root, leaf = i == len(gi.order) - 1, not n.parents
+    if is_constant(n) and not root:
+        tip = f"constant {name}: a number in the formula, it takes no gradient (label a leaf to see its grad)"
+        return Box((record_text(name),), "value leaf constant" + marks.extra_class(i), VALUE_FILL, tip)
     if marks.grad_text is not None:
         grad_text = marks.grad_text(i)
     else:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import Value, topological_order
+from .text import fmt
 
 
 @dataclass
@@ -18,8 +19,9 @@ class GraphIndex:
     """The nodes of ``root``'s graph in topological order, with stable names.
 
     ``order[i]`` is the node with index ``i`` (leaves first, root last);
-    ``names[i]`` is its label, or ``'<op>#<i>'`` (``'mul#3'``) / ``'leaf#<i>'``
-    when it has none; ``consumers[i]`` lists ``(child index, edge index)``.
+    ``names[i]`` is its label, else (see :func:`node_names`) its value for a
+    constant (``'2.0'``) or its op and a small count (``'mul1'``, ``'mul2'``,
+    ``'sub1'``); ``consumers[i]`` lists ``(child index, edge index)``.
     """
 
     root: Any
@@ -48,7 +50,7 @@ def index_nodes(root: Any) -> GraphIndex:
     """:func:`index_graph` for any node type with ``.parents``, ``.label`` and ``.op``."""
     order = topological_order(root)
     index = {id(n): i for i, n in enumerate(order)}
-    names = [n.label or f"{n.op.name or 'leaf'}#{i}" for i, n in enumerate(order)]
+    names = node_names(order)
     consumers: list[list[tuple[int, int]]] = [[] for _ in order]
     for i, n in enumerate(order):
         for k, p in enumerate(n.parents):
@@ -68,3 +70,37 @@ def reaches_more_than(root: Any, limit: int) -> bool:
                     return True
                 stack.append(p)
     return False
+
+
+
+def is_constant(node: Any) -> bool:
+    """An unlabelled scalar leaf: a number in the formula (``x * 2``), drawn as its value, no grad.
+
+    Inputs and parameters carry labels (``nn`` labels its own); label a leaf
+    to draw it with its gradient.
+    """
+    return not node.parents and not node.label and isinstance(node.data, float)
+
+
+def node_names(order: list[Any]) -> list[str]:
+    """Display names in topological order: the label; a constant's value; else op + count.
+
+    Unlabelled gates are counted per op in topological order (``mul1``,
+    ``mul2``, ``sum1``; an unlabelled array leaf is ``leaf1``), skipping
+    names a label already uses.
+    """
+    taken = {n.label for n in order if n.label}
+    counts: dict[str, int] = {}
+    names = []
+    for n in order:
+        if n.label or is_constant(n):
+            names.append(n.label or fmt(n.data))
+            continue
+        base = n.op.name or "leaf"
+        k = counts.get(base, 0) + 1
+        while f"{base}{k}" in taken:
+            k += 1
+        counts[base] = k
+        taken.add(f"{base}{k}")
+        names.append(f"{base}{k}")
+    return names

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tracegrad.viz.cli import OUTPUTS, main
+from tracegrad import nn
+from tracegrad.viz.cli import OUTPUTS, live_neuron, main
 
 from tests.support import require
-from tests.viz.helpers import groups, parse_svg
+from tests.viz.helpers import groups, parse_svg, texts
 
 
 def test_demo_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,3 +76,40 @@ def test_out_problem_exits_2_from_the_console_script(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+
+def _box_texts(svg: Path) -> dict[str, list[str]]:
+    """Each value box's texts (label, data, grad), by id."""
+    root = parse_svg(svg.read_text(encoding="utf-8"))
+    return {g.get("id") or "": texts(g) for g in groups(root, "value")}
+
+
+def test_demo_graph_and_flow_show_one_live_gradient(tmp_path: Path) -> None:
+    """The flagship pictures: gradient flows on every weight, and graph.svg agrees with flow.svg."""
+    require("matplotlib")
+    require("sklearn")
+    assert main(["demo", "--out", str(tmp_path), "--epochs", "3", "--samples", "30",
+                 "--no-progress"]) == 0
+    flow = parse_svg((tmp_path / "flow.svg").read_text(encoding="utf-8"))
+    wires = [g for g in groups(flow, "flow") if (g.get("id") or "").startswith("e")]
+    assert len(wires) >= 5  # into two products, the sum (with the bias) and the ReLU: none dead
+    assert not [g.get("id") for g in wires if "dead" in g.get("class", "").split()]
+    graph_boxes, flow_boxes = _box_texts(tmp_path / "graph.svg"), _box_texts(tmp_path / "flow.svg")
+    assert graph_boxes and graph_boxes == flow_boxes  # same data, same grad, box by box
+    grads = [t for box in flow_boxes.values() for t in box if t.startswith("grad ")]
+    assert any(t != "grad 0.0" for t in grads)
+
+
+def test_live_neuron_skips_a_dead_relu() -> None:
+    X = [[1.0, 1.0], [2.0, 2.0]]
+    model = nn.MLP(2, [2, 1], seed=0)
+    first, second = model.layers[0].neurons
+    for a, b in zip(first.w, second.w):
+        a.data, b.data = -1.0, 1.0
+    second.b.data = -3.0  # first: dead on both points; second: live on the second point only
+    assert live_neuron(model, X) == (1, 1)
+    assert all(p.grad == 0.0 for p in model.parameters())
+    second.b.data = -10.0
+    with pytest.raises(RuntimeError, match="dead"):
+        live_neuron(model, X)

@@ -75,8 +75,7 @@ def test_dot_source_is_deterministic_and_never_uses_id() -> None:
 def test_unlabelled_nodes_get_stable_names() -> None:
     C, _ = lecture_221()
     text = texts(parse_svg(draw_graph(C).svg()))
-    assert any(re.fullmatch(r"mul#\d+", t) for t in text)
-    assert any(re.fullmatch(r"sub#\d+", t) for t in text)
+    assert {"mul1", "mul2", "mul3", "mul4", "mul5", "mul6", "sub1"} <= set(text)  # small counts per op
 
 
 def test_flow_colours_widths_and_dead_edges() -> None:

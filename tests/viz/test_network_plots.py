@@ -41,7 +41,7 @@ def test_network_picture_has_every_neuron_and_weight() -> None:
         assert ("positive" if w > 0 else "negative") in g.get("class").split()
         assert texts(g)  # small nets print the numbers
     assert any("edges: weight w" in t for t in texts(svg))
-    assert any(t.startswith("layer 0 (hidden, relu)") for t in texts(svg))
+    assert any(t.startswith("layer 1 (hidden, relu)") for t in texts(svg))
 
 
 def test_network_by_gradient_and_limits() -> None:

@@ -114,7 +114,7 @@ def test_draw_network_on_a_sequential() -> None:
     assert len(groups(svg, "neuron")) == 6
     assert len([e for e in groups(svg, "weight")]) == 3 * 4 + 4 * 2
     titles = [texts(by_id(svg, f"layer{i}"))[0] for i in range(2)]
-    assert titles == ["layer 0 (hidden, tanh)", "layer 1 (output, sigmoid)"]
+    assert titles == ["layer 1 (hidden, tanh)", "layer 2 (output, sigmoid)"]
     W = net.layers[2].weight.data  # (nout, nin): row j is neuron j's incoming weights
     edge = by_id(svg, "w1_1_3")
     assert f"layers.2.weight[1, 3] = {fmt(float(W[1, 3]))}" in tooltips(edge)[0]
