@@ -22,7 +22,7 @@ def tanh_second_derivative() -> viz.Diagram:
     dy.label = "dy/dx"
     d2y = grad(dy, x, create_graph=True)
     d2y.label = "d2y/dx2"
-    return viz.draw_graph(d2y)
+    return viz.draw_graph(d2y, show_grad=False)  # the structure: data and local gradients, no backward run
 
 
 FIGURES = {"tanh_second_derivative.svg": tanh_second_derivative}
