@@ -182,6 +182,15 @@ class Trace:
         plan = self.fused_plan()
         return plan if plan.layers else None
 
+    def _one_sample_plan(self) -> FusedPlan | None:
+        """The fused plan for a one-sample replay, when it takes fewer numpy steps than the grouped one.
+
+        One sample gives each matrix product a single column: fusing pays when it merges
+        many groups (a penalty Σ p·p), not when a whole-batch program holds a layer per sample.
+        """
+        plan = self._plan()
+        return plan if plan is not None and len(plan.steps) < len(self._groups) else None
+
     def _rows(self, plan: FusedPlan | None) -> tuple[int, list[int], list[int]]:
         """The rows of the output, the aux results and the inputs in a replay's matrices."""
         p = self._p
@@ -268,7 +277,7 @@ class Trace:
     def _call_grouped(self, numbers: list[float]) -> float | None:
         """One sample through the grouped numpy form (fused if ``g.fuse``); None if it fails or is not finite."""
         p = self._p
-        plan = self._plan()
+        plan = self._one_sample_plan()
         column = np.array(numbers, dtype=float).reshape(-1, 1)
         try:
             V, saved = run_groups(self._groups, p, column) if plan is None else run_fused(plan, p, column)
