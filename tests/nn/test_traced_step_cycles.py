@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,18 +24,6 @@ Y_CLASS = (X[:, 0] > 0).astype(int)
 def _custom(outputs: list[Value], targets: list[Any]) -> Value:
     # reads float(y): each distinct batch of targets is baked into its own trace
     return engine.sum_values([(o - float(t)) ** 2 for o, t in zip(outputs, targets)]) * (1.0 / len(targets))
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _fit(loss: Any, y: np.ndarray, nout: int, **kw: Any) -> weakref.ref[Any]:
