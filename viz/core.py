@@ -146,7 +146,7 @@ def _draw_wires(g: Diagram, scene: Scene, style: Style) -> None:
     for w in scene.wires:
         src_group, dst_group = scene.group(w.parent), scene.group(w.child)
         if src_group is None and dst_group is None:
-            attrs = style.wire_attrs(w, scene)
+            attrs = _tied(style.wire_attrs(w, scene))
             attrs.update(w.extra)
             g.edge(f"n{w.parent}", f"op{w.child}", id=f"e{w.child}_{w.k}",
                    tooltip=tooltip_text(w.tooltip), **attrs)
@@ -159,6 +159,18 @@ def _draw_wires(g: Diagram, scene: Scene, style: Style) -> None:
         _draw_bundle(g, src, dst, wires, scene, style, quiet)
 
 
+def _tied(attrs: dict[str, str]) -> dict[str, str]:
+    """A labelled edge's label underlined and tied to its own edge by a line (``decorate``).
+
+    Graphviz places each edge's label beside that edge, so two edges into one
+    gate have their labels side by side; the tie shows which number belongs
+    to which edge.
+    """
+    if "label" in attrs:
+        attrs["decorate"] = "true"
+    return attrs
+
+
 def _draw_bundle(g: Diagram, src: str, dst: str, wires: Sequence[Wire], scene: Scene,
                  style: Style, quiet: bool) -> None:
     total = math.fsum(0.0 if w.flowed is None else w.flowed for w in wires)
@@ -169,5 +181,6 @@ def _draw_bundle(g: Diagram, src: str, dst: str, wires: Sequence[Wire], scene: S
     attrs["class"] = attrs.get("class", "") + " bundle"
     if quiet:  # many bundles: labels would bury the picture; the tooltip keeps the numbers
         attrs.pop("label", None)
+    attrs = _tied(attrs)
     tip = f"{len(wires)} edges from {src} to {dst}, carried Σ {fmt(total)}"
     g.edge(src, dst, id=f"b_{src}_{dst}", tooltip=tip, **attrs)
