@@ -94,7 +94,7 @@ def draw_scene(scene: Scene, style: Style, *, name: str, rankdir: str, max_nodes
     _draw_wires(g, scene, style)
     legend = style.legend(scene)
     if legend is not None:
-        g.node("legend", legend, id="legend", shape="plaintext", **{"class": "legend"})
+        _draw_legend(g, scene, legend)
     return g
 
 
@@ -106,6 +106,18 @@ def stacked_label(fields: Sequence[str], rankdir: str) -> str:
     """
     across = "TB" if rankdir in ("LR", "RL") else "LR"  # record_label stacks across the rank direction
     return record_label(tuple(fields), across)
+
+
+def _draw_legend(g: Diagram, scene: Scene, legend: str) -> None:
+    """The legend on the root's rank, beside it: the root is the graph's last rank, so no edge
+    runs past the legend, and a top-down graph (one box wide at the bottom) gets no wider."""
+    last = len(scene.boxes) - 1
+    grp = scene.group(last)
+    root = f"n{last}" if grp is None else scene.group_boxes[grp].id
+    with g.subgraph(name="legend_rank") as key:
+        key.attr(rank="same")
+        key.node(root)
+        key.node("legend", legend, id="legend", shape="plaintext", **{"class": "legend"})
 
 
 def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str) -> None:

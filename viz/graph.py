@@ -59,7 +59,7 @@ def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
     the shape and norm of the gradient they carried; see :mod:`viz.tensor_graph`).
     """
     check_layout(rankdir, max_nodes)
-    style = GraphStyle(show_grad=bool(show_grad), show_local=bool(show_local))
+    style = GraphStyle(show_grad=bool(show_grad), show_local=bool(show_local), show_legend=True)
     return _draw(root, style, inputs, rankdir=rankdir, collapse=collapse, max_nodes=max_nodes)
 
 
