@@ -213,12 +213,12 @@ def _norm_legend(gmax: float, threshold: float) -> str:
     )
 
 
-# What each kind of value box is, for the legend: (class token, meaning), in reading order.
+# What each kind of value box is, for the legend: (kind, sample text, meaning), in reading order.
 _BOX_KINDS = (
-    ("input", "input or parameter (a leaf)"),
-    ("constant", "constant: a number, no gradient"),
-    ("interior", "computed value"),
-    ("root", "output: backward starts here"),
+    ("input", "w", "input or parameter (a leaf)"),
+    ("constant", "2.0", "constant: a number, no gradient"),
+    ("interior", "z", "computed value"),
+    ("root", "C", "output: backward starts here"),
 )
 
 
@@ -236,8 +236,8 @@ def box_legend(scene: Scene, show_local: bool, show_grad: bool) -> str:
     fills: dict[str, str] = {}
     for box in scene.boxes:
         fills.setdefault(_box_kind(box.cls), box.fill)
-    rows = [f'<tr><td bgcolor="{fills[kind]}" width="24"></td><td align="left">{text}</td></tr>'
-            for kind, text in _BOX_KINDS if kind in fills]
+    rows = [f'<tr><td bgcolor="{fills[kind]}" width="24">{sample}</td><td align="left">{text}</td></tr>'
+            for kind, sample, text in _BOX_KINDS if kind in fills]
     if scene.group_boxes:
         rows.append(f'<tr><td bgcolor="{GROUP_FILL}" width="30"></td><td align="left">'
                     "a module's nodes, collapsed into one box</td></tr>")
