@@ -14,6 +14,7 @@ gate); the flow style turns its arrow round (``dir=back``).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 from .dot import Diagram
@@ -67,7 +68,7 @@ def auto_rankdir(scene: Scene) -> str:
     """
     depth = levels(scene)
     lr_width = 2 * (max(depth, default=0) + 1) * _RANK_LR
-    tb_width = max((depth.count(d) for d in set(depth)), default=1) * _BOX_TB
+    tb_width = max(Counter(depth).values(), default=1) * _BOX_TB
     return "LR" if lr_width <= SCREEN_WIDTH or lr_width <= tb_width else "TB"
 
 
