@@ -14,6 +14,7 @@ gate); the flow style turns its arrow round (``dir=back``).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 from .dot import Diagram
@@ -22,38 +23,102 @@ from .scene import Gate, Group, Scene, Wire
 from .style import BUNDLE_LABELS, FONT, GROUP_FILL, OP_FILL, Style
 from .text import fmt, record_label, tooltip_text, visible
 
+# Pages and notebooks scroll down, not sideways: a graph runs left-right while that fits this
+# width (px at 100 %), else top-down when that is narrower.
+SCREEN_WIDTH = 1600.0
+# Rough px per rank along a left-right layout (a stacked box or a gate, with its edge labels),
+# and per box across a top-down one; only used to choose the direction.
+_RANK_LR = 145.0
+_BOX_TB = 190.0
+
 
 def check_layout(rankdir: str, max_nodes: int) -> None:
-    """``ValueError`` unless ``rankdir`` is LR/RL/TB/BT and ``max_nodes`` a positive int."""
-    if rankdir not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
+    """``ValueError`` unless ``rankdir`` is 'auto'/LR/RL/TB/BT and ``max_nodes`` a positive int."""
+    if rankdir not in ("auto", "LR", "RL", "TB", "BT"):
+        raise ValueError(f"rankdir must be one of 'auto', 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
 
 
+def levels(scene: Scene) -> list[int]:
+    """Each box's depth: a gate's output one level past its deepest input; a leaf just before its first use."""
+    depth = [0] * len(scene.boxes)
+    inputs: dict[int, list[int]] = {}
+    for w in scene.wires:
+        inputs.setdefault(w.child, []).append(w.parent)
+    for i in range(len(scene.boxes)):  # boxes come in topological order
+        if i in inputs:
+            depth[i] = 1 + max(depth[p] for p in inputs[i])
+    first_use: dict[int, int] = {}
+    for w in scene.wires:
+        if w.parent not in inputs:  # a leaf sits beside the gate that uses it first
+            first_use[w.parent] = min(first_use.get(w.parent, depth[w.child]), depth[w.child])
+    for leaf, d in first_use.items():
+        depth[leaf] = d - 1
+    low = min(depth, default=0)
+    return [d - low for d in depth]
+
+
+def auto_rankdir(scene: Scene) -> str:
+    """'LR' while a left-right layout fits :data:`SCREEN_WIDTH`, else 'TB' if that is narrower.
+
+    A graph ``L`` levels deep (:func:`levels`) spans about ``2L`` ranks left
+    to right (a box and its gate per level); top-down it is as wide as its
+    widest level.
+    """
+    depth = levels(scene)
+    lr_width = 2 * (max(depth, default=0) + 1) * _RANK_LR
+    tb_width = max(Counter(depth).values(), default=1) * _BOX_TB
+    return "LR" if lr_width <= SCREEN_WIDTH or lr_width <= tb_width else "TB"
+
+
 def new_diagram(name: str, rankdir: str) -> Diagram:
-    """An empty diagram with tracegrad's graph, node and edge defaults."""
+    """An empty diagram with tracegrad's graph, node and edge defaults (compact: projector-sized)."""
     g = Diagram(name)
-    g.attr(rankdir=rankdir, fontname=FONT, bgcolor="white")
+    g.attr(rankdir=rankdir, fontname=FONT, bgcolor="white", nodesep="0.35", ranksep="0.25")
     g.attr("node", fontname=FONT, fontsize="12")
     g.attr("edge", fontname=FONT, fontsize="10")
     return g
 
 
 def draw_scene(scene: Scene, style: Style, *, name: str, rankdir: str, max_nodes: int) -> Diagram:
-    """The scene as a diagram named ``name``, drawn in ``style``.
+    """The scene as a diagram named ``name``, drawn in ``style`` (``rankdir='auto'``: :func:`auto_rankdir`).
 
     :class:`~viz.limits.DiagramTooBigError` when its layout work passes the
     limit for ``max_nodes`` (see :func:`viz.limits.layout_work`): checked before any DOT is written.
     """
     check_work(scene, max_nodes)
+    if rankdir == "auto":
+        rankdir = auto_rankdir(scene)
     g = new_diagram(name, rankdir)
     _draw_nodes(g, scene, style, rankdir)
     _draw_wires(g, scene, style)
     legend = style.legend(scene)
     if legend is not None:
-        g.node("legend", legend, id="legend", shape="plaintext", **{"class": "legend"})
+        _draw_legend(g, scene, legend)
     return g
+
+
+def stacked_label(fields: Sequence[str], rankdir: str) -> str:
+    """A value box's fields one above the other (label, data, grad), whichever way the graph runs.
+
+    Rows keep a box as narrow as its longest field, so a level of many boxes
+    (a layer's weights) fits across a screen.
+    """
+    across = "TB" if rankdir in ("LR", "RL") else "LR"  # record_label stacks across the rank direction
+    return record_label(tuple(fields), across)
+
+
+def _draw_legend(g: Diagram, scene: Scene, legend: str) -> None:
+    """The legend on the root's rank, beside it: the root is the graph's last rank, so no edge
+    runs past the legend, and a top-down graph (one box wide at the bottom) gets no wider."""
+    last = len(scene.boxes) - 1
+    grp = scene.group(last)
+    root = f"n{last}" if grp is None else scene.group_boxes[grp].id
+    with g.subgraph(name="legend_rank") as key:
+        key.attr(rank="same")
+        key.node(root)
+        key.node("legend", legend, id="legend", shape="plaintext", **{"class": "legend"})
 
 
 def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str) -> None:
@@ -66,7 +131,7 @@ def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str) -> None:
                 drawn.add(grp)
                 _draw_group(g, scene.group_boxes[grp])
             continue
-        g.node(f"n{i}", record_label(box.fields, rankdir), id=f"n{i}", shape="record",
+        g.node(f"n{i}", stacked_label(box.fields, rankdir), id=f"n{i}", shape="record",
                style="filled", fillcolor=box.fill, tooltip=tooltip_text(box.tooltip),
                **{"class": box.cls})
         gate = scene.gates[i]
@@ -94,7 +159,7 @@ def _draw_wires(g: Diagram, scene: Scene, style: Style) -> None:
     for w in scene.wires:
         src_group, dst_group = scene.group(w.parent), scene.group(w.child)
         if src_group is None and dst_group is None:
-            attrs = style.wire_attrs(w, scene)
+            attrs = _tied(style.wire_attrs(w, scene))
             attrs.update(w.extra)
             g.edge(f"n{w.parent}", f"op{w.child}", id=f"e{w.child}_{w.k}",
                    tooltip=tooltip_text(w.tooltip), **attrs)
@@ -107,6 +172,18 @@ def _draw_wires(g: Diagram, scene: Scene, style: Style) -> None:
         _draw_bundle(g, src, dst, wires, scene, style, quiet)
 
 
+def _tied(attrs: dict[str, str]) -> dict[str, str]:
+    """A labelled edge's label underlined and tied to its own edge by a line (``decorate``).
+
+    Graphviz places each edge's label beside that edge, so two edges into one
+    gate have their labels side by side; the tie shows which number belongs
+    to which edge.
+    """
+    if "label" in attrs:
+        attrs["decorate"] = "true"
+    return attrs
+
+
 def _draw_bundle(g: Diagram, src: str, dst: str, wires: Sequence[Wire], scene: Scene,
                  style: Style, quiet: bool) -> None:
     total = math.fsum(0.0 if w.flowed is None else w.flowed for w in wires)
@@ -117,5 +194,6 @@ def _draw_bundle(g: Diagram, src: str, dst: str, wires: Sequence[Wire], scene: S
     attrs["class"] = attrs.get("class", "") + " bundle"
     if quiet:  # many bundles: labels would bury the picture; the tooltip keeps the numbers
         attrs.pop("label", None)
+    attrs = _tied(attrs)
     tip = f"{len(wires)} edges from {src} to {dst}, carried Σ {fmt(total)}"
     g.edge(src, dst, id=f"b_{src}_{dst}", tooltip=tip, **attrs)

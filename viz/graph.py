@@ -30,7 +30,7 @@ from .walk import GraphIndex, index_graph, index_nodes
 
 
 def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
-               show_local: bool = True, rankdir: str = "LR", collapse: Collapse = None,
+               show_local: bool = True, rankdir: str = "auto", collapse: Collapse = None,
                max_nodes: int = 2000, inputs: Sequence[Any] | None = None) -> Diagram:
     """The computation graph of ``root`` as a ``graphviz.Digraph`` (a :class:`Diagram`).
 
@@ -39,6 +39,11 @@ def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
     and formula as tooltip; each edge shows its local gradient and the
     gradient it carried back, ``local x upstream``.  Fan-out stays visible:
     ``x + x`` draws two edges from ``x`` and ``x``'s box shows their sum.
+
+    ``rankdir='auto'`` (the default) runs the graph left to right while that
+    fits 1,600 px at 100 %, else top to bottom when that is narrower (the
+    seed 2-2-1 network: 1,136 px wide); ``'LR'``/``'TB'``/... force a direction.
+    Value boxes stack label, data and grad, so each is as narrow as its longest line.
 
     ``collapse='neuron'`` / ``'layer'`` (or a function scope -> group) draws
     one box per nn module.  Past ``max_nodes`` boxes (the walk stops there),
@@ -54,11 +59,11 @@ def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
     the shape and norm of the gradient they carried; see :mod:`viz.tensor_graph`).
     """
     check_layout(rankdir, max_nodes)
-    style = GraphStyle(show_grad=bool(show_grad), show_local=bool(show_local))
+    style = GraphStyle(show_grad=bool(show_grad), show_local=bool(show_local), show_legend=True)
     return _draw(root, style, inputs, rankdir=rankdir, collapse=collapse, max_nodes=max_nodes)
 
 
-def draw_flow(root: Value | Tensor | Trace, *, threshold: float = 1e-6, rankdir: str = "LR",
+def draw_flow(root: Value | Tensor | Trace, *, threshold: float = 1e-6, rankdir: str = "auto",
               collapse: Collapse = None, max_nodes: int = 2000,
               inputs: Sequence[Any] | None = None) -> Diagram:
     """A gradient-flow diagram of one backward pass from ``root``.
@@ -95,7 +100,7 @@ def _draw(root: Value | Tensor | Trace, style: Style, inputs: Sequence[Any] | No
 
 
 def draw_trace(g: Trace, style: Style, inputs: Sequence[Any] | None = None, *,
-               rankdir: str = "LR", collapse: Collapse = None, max_nodes: int = 2000) -> Diagram:
+               rankdir: str = "auto", collapse: Collapse = None, max_nodes: int = 2000) -> Diagram:
     """A traced program drawn like a Value graph: slots as boxes, instructions as gates.
 
     Values and grads are those of one replay on ``inputs`` (see

@@ -116,6 +116,7 @@ class GraphStyle(Style):
 
     show_grad: bool = True
     show_local: bool = True
+    show_legend: bool = False  # draw_graph turns it on; the stepper's frames have their own legend
 
     @property
     def shows_grad(self) -> bool:
@@ -139,6 +140,9 @@ class GraphStyle(Style):
     def bundle_attrs(self, wires: Sequence[Wire], total: float, scene: Scene) -> dict[str, str]:
         carried = f"\ncarried Σ {fmt(total)}" if self.show_grad else ""
         return {"class": "grad", "label": f"{len(wires)} edges{carried}"}
+
+    def legend(self, scene: Scene) -> str | None:
+        return box_legend(scene, self.show_local, self.show_grad) if self.show_legend else None
 
 
 @dataclass(frozen=True)
@@ -207,3 +211,42 @@ def _norm_legend(gmax: float, threshold: float) -> str:
         "<tr><td colspan=\"2\">colour and width grow with ‖g‖</td></tr>"
         "</table>>"
     )
+
+
+# What each kind of value box is, for the legend: (kind, sample text, meaning), in reading order.
+_BOX_KINDS = (
+    ("input", "w", "input or parameter (a leaf)"),
+    ("constant", "2.0", "constant: a number, no gradient"),
+    ("interior", "z", "computed value"),
+    ("root", "C", "output: backward starts here"),
+)
+
+
+def _box_kind(cls: str) -> str:
+    tokens = cls.split()
+    if "root" in tokens:
+        return "root"
+    if "constant" in tokens or "const" in tokens:
+        return "constant"
+    return "input" if "leaf" in tokens else "interior"
+
+
+def box_legend(scene: Scene, show_local: bool, show_grad: bool) -> str:
+    """The graph's legend: one swatch per kind of box it draws (its real fill), the gate, the edges."""
+    fills: dict[str, str] = {}
+    for box in scene.boxes:
+        fills.setdefault(_box_kind(box.cls), box.fill)
+    rows = [f'<tr><td bgcolor="{fills[kind]}" width="24">{sample}</td><td align="left">{text}</td></tr>'
+            for kind, sample, text in _BOX_KINDS if kind in fills]
+    if scene.group_boxes:
+        rows.append(f'<tr><td bgcolor="{GROUP_FILL}" width="30"></td><td align="left">'
+                    "a module's nodes, collapsed into one box</td></tr>")
+    if any(g is not None for g in scene.gates):
+        rows.append(f'<tr><td bgcolor="{OP_FILL}" width="30">×</td><td align="left">'
+                    "gate: the op making the next box</td></tr>")
+    edge = [t for t, on in (("local = d out / d in", show_local),
+                            ("carried = local × upstream", show_grad)) if on]
+    if edge:
+        rows.append(f'<tr><td colspan="2">edges: {html_text(", ".join(edge))}</td></tr>')
+    return ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="2">'
+            '<tr><td colspan="2"><b>legend</b></td></tr>' + "".join(rows) + "</table>>")
