@@ -441,11 +441,23 @@ class BackpropStepper:
     def _repr_html_(self) -> str:
         return self.html(full_page=False)
 
-    def show(self) -> Any:
-        """The page as ``IPython.display.HTML`` (survives in saved notebooks)."""
-        from IPython.display import HTML
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The page (text/html: it shows step 1 and every step's maths even where no script
+        runs, as in a saved notebook) and the first steps as text (text/plain)."""
+        return {"text/html": self.html(full_page=False), "text/plain": self.summary()}
 
-        return HTML(self.html(full_page=False))
+    def summary(self, steps: int = 3) -> str:
+        """The first ``steps`` steps as text, with how to open the page."""
+        head = (f"BackpropStepper: backprop through {self.graph.names[-1]}, {len(self.steps)} "
+                "backward steps (the interactive page: stepper.to_html('backprop.html'))")
+        shown = [s.text for s in self.steps[:steps]]
+        more = [f"... {len(self.steps) - steps} more steps"] if len(self.steps) > steps else []
+        return "\n\n".join([head, *shown, *more])
+
+    def show(self) -> StepperPage:
+        """The page for a notebook cell: interactive in Jupyter, and its saved output still shows
+        step 1's graph, every step's maths and the table where scripts do not run."""
+        return StepperPage(self)
 
     def svg(self, i: int) -> str:
         """``render(i)`` as an SVG string (cached)."""
@@ -478,7 +490,33 @@ class BackpropStepper:
         prev.on_click(lambda _: setattr(slider, "value", max(0, slider.value - 1)))
         nxt.on_click(lambda _: setattr(slider, "value", min(n - 1, slider.value + 1)))
         show(0)
-        return w.VBox([w.HBox([prev, nxt, slider]), text, picture])
+        page, summary = self.html(full_page=False), self.summary()
+
+        class StepperBox(w.VBox):  # type: ignore[misc]
+            """The controls, plus the static page for a saved notebook (no kernel, no widgets)."""
+
+            def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+                bundle = super()._repr_mimebundle_(**kwargs) or {}
+                return {**bundle, "text/html": page, "text/plain": summary}
+
+        return StepperBox([w.HBox([prev, nxt, slider]), text, picture])
+
+
+class StepperPage:
+    """A stepper's page as a notebook output (what ``BackpropStepper.show()`` returns)."""
+
+    def __init__(self, stepper: BackpropStepper) -> None:
+        self.stepper = stepper
+        self.data = stepper.html(full_page=False)  # as IPython.display.HTML's .data
+
+    def _repr_html_(self) -> str:
+        return self.data
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": self.data, "text/plain": self.stepper.summary()}
+
+    def __repr__(self) -> str:
+        return self.stepper.summary()
 
 
 _PLACEHOLDER = re.compile(r"__(UID|TITLE|MAX|SVG|STEPS|TABLE|DATA)__")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from tracegrad.viz import BackpropStepper
 from tracegrad.viz.stepmath import formula_html, name_html, number_html, prose_html
@@ -55,3 +57,23 @@ def test_explanations_keep_their_words_and_lose_the_code() -> None:
     assert prose_html("scales the upstream gradient by k x^(k-1)") == \
         "scales the upstream gradient by k x<sup>k−1</sup>"
     assert prose_html("a*b & c") == "a·b &amp; c"
+
+
+def test_notebook_outputs_carry_a_static_picture_and_text() -> None:
+    C, _ = lecture_221()
+    st = BackpropStepper(C)
+    for bundle in (st.show()._repr_mimebundle_(), st._repr_mimebundle_()):
+        page = bundle["text/html"]
+        assert "<svg" in page and re.search(r'class="node [^"]*tg(-|&#45;)current', page)  # step 1's graph
+        assert page.count('class="tg-step"') == 28 and 'class="tg-table"' in page
+        assert bundle["text/plain"].startswith("BackpropStepper: backprop through C, 14 backward steps")
+        assert "step 1 of 14: C = sub1^2" in bundle["text/plain"]
+        assert "IPython" not in bundle["text/plain"]
+
+
+def test_the_widget_saves_the_static_page_beside_its_controls() -> None:
+    pytest.importorskip("ipywidgets")
+    C, _ = lecture_221()
+    bundle = BackpropStepper(C).widget()._repr_mimebundle_()
+    assert "<svg" in bundle["text/html"] and "tg-step" in bundle["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
