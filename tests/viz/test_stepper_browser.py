@@ -231,6 +231,7 @@ def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browse
         assert pg.locator(".tg-svg svg").is_visible()
         current = pg.eval_on_selector_all(".tg-svg g.node.tg-current", "gs => gs.map(g => g.id)")
         assert sorted(current) == sorted([st[0].node_id, "op" + st[0].node_id[1:]])
+        assert pg.evaluate(IN_VIEWPORT, f'[id="{st[0].node_id}"]')  # the graph opens at step 1's end
         w1 = pg.eval_on_selector(f'[id="n{st.graph.of(v["w1"])}"]',
                                  "g => Array.from(g.querySelectorAll('text')).map(t => t.textContent)")
         assert "grad ?" in w1  # step 1: w1's gradient not reached yet
