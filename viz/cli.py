@@ -17,7 +17,7 @@ from .. import __version__, nn
 from ..engine import Value
 from .graph import draw_flow, draw_graph
 from .network import draw_network
-from .plots import plot_decision_boundary, plot_history
+from .plots import SLIDE_DPI, plot_decision_boundary, plot_history
 from .stepper import BackpropStepper
 
 OUTPUTS = ("graph.svg", "flow.svg", "network.svg", "boundary.png", "loss.png", "backprop.html")
@@ -79,11 +79,11 @@ def demo(out: Path, *, epochs: int = 100, samples: int = 100, seed: int = 1337,
     draw_network(model).render(outfile=path, cleanup=True)
     wrote(path, "the trained network, edges coloured by weight")
     fig = plot_decision_boundary(model, X, labels, title=f"moons, training accuracy {acc:.0%}")
-    fig.savefig(out / "boundary.png", dpi=110)
+    fig.savefig(out / "boundary.png", dpi=SLIDE_DPI)
     plt.close(fig)
     wrote(out / "boundary.png", "decision boundary")
     fig = plot_history(history)
-    fig.savefig(out / "loss.png", dpi=110)
+    fig.savefig(out / "loss.png", dpi=SLIDE_DPI)
     plt.close(fig)
     wrote(out / "loss.png", "loss and accuracy per epoch")
     # the lecture's hand calculation (seed 000's 2-2-1 sigmoid net), step by step

@@ -11,6 +11,11 @@ Order (the first that exists wins):
 
 graphviz-pure writes svg, png, jpeg, json, plain, xdot and dot, but no PDF.
 
+For slides: ``diagram.png(scale=2)`` is a PNG at twice the 100 % size
+(Graphviz's 96 dpi × ``scale``: sharp on a projector), and ``diagram.pdf()``
+a PDF through a system Graphviz (``TRACEGRAD_DOT=dot``).  Without one,
+``pdf()`` raises :class:`PdfUnavailableError`, which says how to get PDF.
+
 :class:`Diagram` is a ``graphviz.Digraph`` whose ``pipe``, ``render`` and
 Jupyter display (``_repr_mimebundle_``) go through the resolver instead of
 the ``dot`` program the graphviz package would look for.  Building a diagram
@@ -54,6 +59,31 @@ class GraphvizNotFoundError(graphviz.ExecutableNotFound):
 
     def __init__(self, detail: str = "") -> None:
         RuntimeError.__init__(self, f"{INSTALL_HINT}{' ' + detail if detail else ''}")
+
+
+PDF_HINT = (
+    "To get PDF, install Graphviz (https://graphviz.org/download/, e.g. `apt-get install graphviz`, "
+    f"`brew install graphviz`) and set {ENV_VAR}=dot; or export SVG (diagram.svg(), or "
+    "render(outfile='g.svg')) and convert it (e.g. `rsvg-convert -f pdf g.svg -o g.pdf`, or Inkscape), "
+    "or use a PNG at slide size: diagram.png('g.png', scale=2)."
+)
+DEFAULT_DPI = 96.0  # Graphviz's PNG resolution at 100 %
+MAX_SCALE = 10.0
+
+
+class PdfUnavailableError(graphviz.CalledProcessError):
+    """The Graphviz program cannot write PDF (graphviz-pure has none); the message says how to get it.
+
+    A ``subprocess.CalledProcessError``, as other failed renders are.
+    """
+
+    def __init__(self, program: str, returncode: int, cmd: list[str], stderr: str) -> None:
+        super().__init__(returncode, cmd, stderr=stderr)
+        detail = f": {stderr.strip().splitlines()[-1]}" if stderr.strip() else ""
+        self.message = f"{program} cannot write PDF{detail}. {PDF_HINT}"
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class RenderTimeoutError(RuntimeError):
@@ -126,9 +156,9 @@ def _run(cmd: list[str], data: bytes | None, quiet: bool, cwd: str | None = None
     stderr = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         fmt = next((c[2:] for c in cmd if c.startswith("-T")), "?")
-        hint = f" ({Path(cmd[0]).name} has no PDF: set {ENV_VAR}=dot)" if fmt == "pdf" else ""
-        raise graphviz.CalledProcessError(proc.returncode, cmd, output=proc.stdout,
-                                          stderr=f"{stderr.strip()}{hint}")
+        if fmt.split(":")[0] == "pdf":
+            raise PdfUnavailableError(Path(cmd[0]).name, proc.returncode, cmd, stderr)
+        raise graphviz.CalledProcessError(proc.returncode, cmd, output=proc.stdout, stderr=stderr.strip())
     if not quiet:
         lines = [ln for ln in stderr.splitlines() if ln and not any(h in ln for h in _HARMLESS)]
         if lines:
@@ -214,3 +244,45 @@ class Diagram(graphviz.Digraph):
     def svg(self) -> str:
         """The diagram as an SVG string (rendered by the resolved program)."""
         return self.pipe(format="svg", encoding="utf-8")
+
+    def png(self, path: str | os.PathLike[str] | None = None, *, scale: float = 1.0) -> bytes:
+        """The diagram as PNG at ``scale`` × its 100 % size: dpi = 96 × ``scale``.
+
+        ``scale=2`` (192 dpi) or 3 for slides and projectors; ``path`` also
+        writes the file.  ``scale`` must be a number in (0, 10].
+        """
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) \
+                or not 0.0 < scale <= MAX_SCALE:
+            raise ValueError(f"png: scale must be a number in (0, {MAX_SCALE:g}], got {scale!r}")
+        sized = self.copy()
+        base = float(sized.graph_attr.get("dpi", DEFAULT_DPI))
+        sized.graph_attr["dpi"] = f"{base * scale:g}"
+        data = sized.pipe(format="png")
+        if path is not None:
+            _write(Path(path), data)
+        return data
+
+    def pdf(self, path: str | os.PathLike[str] | None = None) -> bytes:
+        """The diagram as PDF (vector), through a Graphviz that has PDF (``TRACEGRAD_DOT=dot``).
+
+        Raises :class:`PdfUnavailableError` when the program has no PDF
+        (graphviz-pure); its message names the ways to get one.
+        """
+        data = self.pipe(format="pdf")
+        if path is not None:
+            _write(Path(path), data)
+        return data
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (through a temporary file)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"needs a file path, got the directory {path}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

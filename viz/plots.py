@@ -8,6 +8,10 @@ The decision boundary is evaluated on a grid without building one graph per
 grid point: the model is called once on symbolic input leaves and that graph
 is replayed on whole numpy arrays by the engine's public replay
 (``Trace.inspect``: each op's ``array_fn`` from the op table, element-wise).
+
+For slides, save at ``SLIDE_DPI``: ``fig.savefig("loss.png", dpi=SLIDE_DPI)``
+gives 1280 px wide pictures from the default figure sizes (6.4 in wide), as
+``tracegrad demo`` does; notebooks show the same figures at screen size.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor, Trace, Value, no_grad
+
+SLIDE_DPI = 200  # savefig dpi for slides: 6.4 in x 200 dpi = 1280 px wide
+FIGSIZE = (6.4, 4.8)  # inches: the default plot size (matplotlib's own)
 
 
 def _pyplot() -> Any:
@@ -129,7 +136,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, ax: Any = None,
                          np.linspace(lo[1], hi[1], resolution))
     zone = decision_zones(model, np.column_stack([gx.ravel(), gy.ravel()]), threshold)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        fig, ax = plt.subplots(figsize=FIGSIZE)
     else:
         fig = ax.figure
     ax.contourf(gx, gy, zone.reshape(gx.shape), alpha=0.35, cmap="coolwarm")
@@ -142,7 +149,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, ax: Any = None,
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="best", fontsize=9)
     ax.set_title(title or "decision boundary")
     return fig
 
@@ -164,20 +171,26 @@ def plot_history(history: Any, *, ax: Any = None, title: str | None = None) -> A
         raise ValueError("plot_history: the history has no epochs")
     plt = _pyplot()
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(FIGSIZE[0], 4.0))
     else:
         fig = ax.figure
     epochs = np.arange(1, len(loss) + 1)
     ax.plot(epochs, loss, color="tab:red", label="loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss", color="tab:red")
+    top = ax
     if metrics:
-        ax2 = ax.twinx()
+        top = ax.twinx()
         for name, values in metrics.items():
             if len(values):
-                ax2.plot(np.arange(1, len(values) + 1), values, label=name)
-        ax2.set_ylabel("metric")
-        ax2.legend(loc="center right", fontsize=8)
+                top.plot(np.arange(1, len(values) + 1), values, label=name)
+        top.set_ylabel("metric")
+    # one legend for both axes: the loss line and every metric
+    handles, names = ax.get_legend_handles_labels()
+    if top is not ax:
+        more = top.get_legend_handles_labels()
+        handles, names = handles + more[0], names + more[1]
+    top.legend(handles, names, loc="center right", fontsize=9)
     ax.set_title(title or "training history")
     return fig
 

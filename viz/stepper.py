@@ -25,13 +25,18 @@ from ..engine import Tensor, Trace, Value, backward_schedule
 from .core import check_layout
 from .dot import Diagram
 from .limits import DiagramTooBigError
-from .style import CURRENT_EDGE, CURRENT_FILL, DONE_FILL, GraphStyle
+from .stepmath import formula_html, name_html, number_html, partial_html, prose_html
+from .style import DONE_FILL, GraphStyle
 from .text import fmt
 from .value_graph import Marks, draw_values
 from .walk import GraphIndex, index_graph, reaches_more_than
 
 # the stepper's boxes show the grads known so far (through Marks), its edges the local gradient
 STEP_STYLE = GraphStyle(show_grad=False, show_local=True)
+# "current" is purple, never red or blue: red and blue mean a positive and a negative gradient
+# in draw_flow.  Done is green (style.DONE_FILL), partial cream, pending white.
+STEP_CURRENT_FILL = "#e4d7f5"  # pale lavender
+STEP_CURRENT_EDGE = "#6a3d9a"  # purple (ColorBrewer Paired), 8.6:1 on white
 
 # ---------------------------------------------------------------- the op table's rules as text
 
@@ -155,8 +160,13 @@ class BackpropStepper:
     ``stepper[i].text`` narrates step ``i``; ``render(i)`` draws the graph with
     that gate highlighted, finished gradients filled in, partial ones marked
     ``…`` and pending ones ``?``; ``table()`` is the whole schedule;
-    ``to_html(path)`` writes a self-contained page with prev/next, a slider
-    and arrow keys; ``widget()`` gives the same in Jupyter (ipywidgets).
+    ``to_html(path)`` writes a self-contained page: a legend of the states
+    (done green, partial cream, current purple, pending white), each step as
+    maths (∂C/∂z₃ += o₁·(1 − o₁) × ∂C/∂o₁ = …), prev/next, play/pause with a
+    speed, a slider, arrow keys, zoom that keeps text ≥ 12 px, and a forward
+    mode that steps through the values first; without JavaScript it lists
+    every step and shows the graph at step 1.  ``widget()`` gives controls in
+    Jupyter (ipywidgets).
     The graph's real gradients are never touched.
     """
 
@@ -270,9 +280,13 @@ class BackpropStepper:
     def render(self, i: int) -> Diagram:
         """The graph after step ``i``: that gate highlighted, grads filled in as far as known."""
         i = self._check(i)
-        gi = self.graph
+        return draw_values(self.graph, STEP_STYLE, grads=flow_final(self), marks=self._marks(i),
+                           rankdir=self.rankdir, max_nodes=self.max_nodes, name=f"step{i + 1}")
+
+    def _marks(self, i: int, prefix: str = "") -> Marks:
+        """Step ``i``'s decorations; CSS classes ``current``/``final``/``partial``/``pending``
+        (each with ``prefix``, the page's ``tg-``)."""
         step = self.steps[i]
-        current = {step.node_id}
         current_edges = {e.edge_id for e in step.edges}
 
         def grad_text(j: int) -> str:
@@ -280,23 +294,21 @@ class BackpropStepper:
             return "?" if g is None else fmt(g) + ("…" if state == "partial" else "")
 
         def node_class(j: int) -> str:
-            state = self.grad_state(i, j)[0]
-            return "current" if f"n{j}" in current else state
+            state = "current" if f"n{j}" == step.node_id else self.grad_state(i, j)[0]
+            return prefix + state
 
         def node_fill(j: int) -> str | None:
-            if f"n{j}" in current:
-                return CURRENT_FILL
+            if f"n{j}" == step.node_id:
+                return STEP_CURRENT_FILL
             return DONE_FILL if self.grad_state(i, j)[0] == "final" else None
 
         def edge_attrs(j: int, k: int) -> dict[str, str]:
             if f"e{j}_{k}" in current_edges:
-                return {"color": CURRENT_EDGE, "penwidth": "2.5", "class": "grad current"}
+                return {"color": STEP_CURRENT_EDGE, "penwidth": "2.5", "class": f"grad {prefix}current"}
             return {}
 
-        marks = Marks(grad_text=grad_text, node_class=node_class, node_fill=node_fill,
-                      edge_attrs=edge_attrs)
-        return draw_values(gi, STEP_STYLE, grads=flow_final(self), marks=marks,
-                           rankdir=self.rankdir, max_nodes=self.max_nodes, name=f"step{i + 1}")
+        return Marks(grad_text=grad_text, node_class=node_class, node_fill=node_fill,
+                     edge_attrs=edge_attrs)
 
     def table(self) -> BackwardTable:
         """The whole backward schedule: step, node, op, gate, upstream, input, local,
@@ -305,32 +317,108 @@ class BackpropStepper:
 
     # ------------------------------------------------------------ the page
     def _page_svg(self) -> str:
-        gi = self.graph
+        """The graph as it stands at step 1 (so the page shows it without JavaScript).
+
+        Laid out with each box's longest grad text (the page's script rewrites
+        them step by step), then the texts set back to step 1's.
+        """
         final = flow_final(self)
-        marks = Marks(grad_text=lambda j: fmt(final[j]))
-        g = draw_values(gi, STEP_STYLE, grads=final, marks=marks, rankdir=self.rankdir,
+        if not self.steps:
+            marks = Marks(grad_text=lambda j: fmt(final[j]))
+        else:
+            step1 = self._marks(0, "tg-")
+            marks = Marks(grad_text=lambda j: max(self._grad_texts(j), key=len),
+                          node_class=step1.node_class, node_fill=step1.node_fill,
+                          edge_attrs=step1.edge_attrs)
+        g = draw_values(self.graph, STEP_STYLE, grads=final, marks=marks, rankdir=self.rankdir,
                         max_nodes=self.max_nodes, name="backprop")
         svg = g.pipe(format="svg", encoding="utf-8")
-        start = svg.find("<svg")
-        return svg[start:] if start >= 0 else svg
+        svg = svg[max(svg.find("<svg"), 0):]
+        if self.steps:
+            first = self._marks(0).grad_text
+            assert first is not None
+            for j in range(len(self.graph.order)):
+                svg = _set_grad_text(svg, f"n{j}", str(first(j)))
+        return svg
+
+    def _grad_texts(self, j: int) -> list[str]:
+        """Every grad text node ``j``'s box shows during the backward pass ('?', partial, final)."""
+        return ["?", *(fmt(g) + ("" if final else "…") for _, g, final in self._events[j])]
+
+    def forward_order(self) -> list[int]:
+        """The gates of the forward pass: every computed node's index, inputs before outputs."""
+        return [j for j, node in enumerate(self.graph.order) if node.parents]
+
+    def forward_html(self, k: int) -> str:
+        """Forward step ``k`` as maths: ``mul₆ = w₅ × h₁ = 0.55 × 0.6154 = 0.3385``."""
+        order = self.forward_order()
+        j = order[k]
+        gi = self.graph
+        node = gi.order[j]
+        names = [gi.name(p) for p in node.parents]
+        values = [f"({fmt(p.data)})" if p.data < 0 else fmt(p.data) for p in node.parents]
+        eq = (f"{name_html(gi.names[j])} = {formula_html(node.op.forward_text(names))} = "
+              f"{formula_html(node.op.forward_text(values))} = {number_html(fmt(node.data))}")
+        return (f'<div class="tg-head">forward step {k + 1} of {len(order)} · '
+                f"{html.escape(gate_title(node.op))}</div>"
+                f'<div class="tg-eq">{eq}</div>')
+
+    def step_html(self, i: int) -> str:
+        """Backward step ``i`` as maths: ``∂C/∂z₃ += o₁·(1 − o₁) × ∂C/∂o₁ = …``."""
+        s = self[i]
+        gi = self.graph
+        root = gi.names[-1]
+        node = gi.order[int(s.node_id[1:])]
+        names = [gi.name(p) for p in node.parents]
+        d_out = partial_html(root, s.node)
+        lines = [f'<div class="tg-head">backward step {s.index + 1} of {len(self.steps)} · '
+                 f"{html.escape(gate_title(node.op))}</div>",
+                 f'<div class="tg-eq">{name_html(s.node)} = {formula_html(node.op.forward_text(names))}'
+                 f" = {number_html(fmt(node.data))}, upstream {d_out} = {number_html(fmt(s.upstream))}</div>"]
+        for e in s.edges:
+            eq = (f"{partial_html(root, e.input)} += {formula_html(e.expression)} × {d_out} = "
+                  f"{number_html(fmt(e.local))} × {number_html(fmt(s.upstream))} = "
+                  f"{number_html(fmt(e.contribution))}")
+            if e.accumulated != e.contribution:
+                eq += f" (now {number_html(fmt(e.accumulated))} in all)"
+            lines.append(f'<div class="tg-eq">{eq}</div>')
+        lines.append(f'<div class="tg-note">{prose_html(node.op.explain)}</div>')
+        return "".join(lines)
 
     def _page_data(self) -> dict[str, Any]:
         grads = {}
         for j, evs in enumerate(self._events):
             grads[f"n{j}"] = [[s, fmt(g), final] for s, g, final in evs]
+        order = self.forward_order()
+        computed = {f"n{j}": -1 for j in range(len(self.graph.order))}
+        for k, j in enumerate(order):
+            computed[f"n{j}"] = k
         return {
             "steps": [{"node": s.node_id, "op": "op" + s.node_id[1:],
                        "edges": [e.edge_id for e in s.edges], "text": s.text}
                       for s in self.steps],
+            "forward": [{"node": f"n{j}", "op": f"op{j}", "edges": [
+                f"e{j}_{k}" for k in range(len(self.graph.order[j].parents))] + [f"o{j}"]}
+                for j in order],
+            "computed": computed,
             "grads": grads,
         }
+
+    def _sections(self) -> str:
+        """Every step as static HTML (the page's script shows one at a time)."""
+        fwd = "".join(f'<li class="tg-step" data-mode="forward" data-step="{k}">{self.forward_html(k)}</li>'
+                      for k in range(len(self.forward_order())))
+        bwd = "".join(f'<li class="tg-step" data-mode="backward" data-step="{i}">{self.step_html(i)}</li>'
+                      for i in range(len(self.steps)))
+        return (f'<ol class="tg-steps tg-backward-steps">{bwd}</ol>'
+                f'<ol class="tg-steps tg-forward-steps">{fwd}</ol>')
 
     def html(self, *, full_page: bool = True) -> str:
         """The self-contained step-through page (``full_page=False``: a fragment to embed)."""
         data = self._page_data()
         svg = self._page_svg()
         digest = hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
-        return build_page(uid=f"tg{digest}", svg=svg, data=data,
+        return build_page(uid=f"tg{digest}", svg=svg, data=data, steps=self._sections(),
                           table=self.table().to_html(), full_page=full_page,
                           title=f"backprop through {self.graph.names[-1]}")
 
@@ -353,11 +441,23 @@ class BackpropStepper:
     def _repr_html_(self) -> str:
         return self.html(full_page=False)
 
-    def show(self) -> Any:
-        """The page as ``IPython.display.HTML`` (survives in saved notebooks)."""
-        from IPython.display import HTML
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """The page (text/html: it shows step 1 and every step's maths even where no script
+        runs, as in a saved notebook) and the first steps as text (text/plain)."""
+        return {"text/html": self.html(full_page=False), "text/plain": self.summary()}
 
-        return HTML(self.html(full_page=False))
+    def summary(self, steps: int = 3) -> str:
+        """The first ``steps`` steps as text, with how to open the page."""
+        head = (f"BackpropStepper: backprop through {self.graph.names[-1]}, {len(self.steps)} "
+                "backward steps (the interactive page: stepper.to_html('backprop.html'))")
+        shown = [s.text for s in self.steps[:steps]]
+        more = [f"... {len(self.steps) - steps} more steps"] if len(self.steps) > steps else []
+        return "\n\n".join([head, *shown, *more])
+
+    def show(self) -> StepperPage:
+        """The page for a notebook cell: interactive in Jupyter, and its saved output still shows
+        step 1's graph, every step's maths and the table where scripts do not run."""
+        return StepperPage(self)
 
     def svg(self, i: int) -> str:
         """``render(i)`` as an SVG string (cached)."""
@@ -390,24 +490,65 @@ class BackpropStepper:
         prev.on_click(lambda _: setattr(slider, "value", max(0, slider.value - 1)))
         nxt.on_click(lambda _: setattr(slider, "value", min(n - 1, slider.value + 1)))
         show(0)
-        return w.VBox([w.HBox([prev, nxt, slider]), text, picture])
+        page, summary = self.html(full_page=False), self.summary()
+
+        class StepperBox(w.VBox):  # type: ignore[misc]
+            """The controls, plus the static page for a saved notebook (no kernel, no widgets)."""
+
+            def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+                bundle = super()._repr_mimebundle_(**kwargs) or {}
+                return {**bundle, "text/html": page, "text/plain": summary}
+
+        return StepperBox([w.HBox([prev, nxt, slider]), text, picture])
 
 
-_PLACEHOLDER = re.compile(r"__(UID|TITLE|MAX|SVG|TABLE|DATA)__")
+class StepperPage:
+    """A stepper's page as a notebook output (what ``BackpropStepper.show()`` returns)."""
+
+    def __init__(self, stepper: BackpropStepper) -> None:
+        self.stepper = stepper
+        self.data = stepper.html(full_page=False)  # as IPython.display.HTML's .data
+
+    def _repr_html_(self) -> str:
+        return self.data
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/html": self.data, "text/plain": self.stepper.summary()}
+
+    def __repr__(self) -> str:
+        return self.stepper.summary()
+
+
+_PLACEHOLDER = re.compile(r"__(UID|TITLE|MAX|SVG|STEPS|TABLE|DATA)__")
 
 
 def build_page(*, uid: str, svg: str, data: dict[str, Any], table: str, title: str,
-               full_page: bool = True) -> str:
+               steps: str = "", full_page: bool = True) -> str:
     """Fill the stepper template (viz/templates/stepper.html): inline SVG, JS, table, data."""
     template = (resources.files(__package__) / "templates" / "stepper.html").read_text("utf-8")
     payload = json.dumps(data, ensure_ascii=True).replace("<", "\\u003c")
     values = {"UID": uid, "TITLE": html.escape(title), "MAX": str(max(len(data["steps"]) - 1, 0)),
-              "SVG": svg, "TABLE": table, "DATA": payload}
+              "SVG": svg, "STEPS": steps, "TABLE": table, "DATA": payload}
     body = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
     if not full_page:
         return body
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(title)} · tracegrad</title></head>\n<body>\n{body}</body></html>\n")
+
+
+def _set_grad_text(svg: str, node_id: str, text: str) -> str:
+    """``svg`` with the ``grad ...`` text in the box ``node_id`` replaced (boxes without one: as is)."""
+    start = svg.find(f'<g id="{node_id}" ')
+    if start < 0:
+        return svg
+    end = svg.find("<!--", start)
+    end = len(svg) if end < 0 else end
+    at = svg.find(">grad ", start, end)
+    if at < 0:
+        return svg
+    close = svg.find("</text>", at, end)
+    return svg[:at] + ">grad " + html.escape(text) + svg[close:]
 
 
 def flow_final(stepper: BackpropStepper) -> list[float]:

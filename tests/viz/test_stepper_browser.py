@@ -16,15 +16,24 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
+# the smallest on-screen font size (px) of the graph's texts, after any zoom
+SMALLEST_GRAPH_TEXT = """() => Math.min(...Array.from(document.querySelectorAll('.tg-svg svg text')).map(
+    t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))"""
+
+
 @pytest.fixture(scope="module")
-def page() -> Iterator[Any]:
+def browser() -> Iterator[Any]:
     chromium = require_program("/usr/bin/chromium")
     sync_api = require("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
-        pg = browser.new_page()
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=chromium, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any) -> Any:
+    return browser.new_page()
 
 
 def test_page_steps_with_buttons_keys_and_slider(page: Any, tmp_path: Path) -> None:
@@ -38,7 +47,7 @@ def test_page_steps_with_buttons_keys_and_slider(page: Any, tmp_path: Path) -> N
     page.goto(path.as_uri())
 
     def state() -> tuple[str, list[str]]:
-        text = page.inner_text(".tg-text")
+        text = page.inner_text(".tg-step.tg-shown")
         current = page.eval_on_selector_all(".tg-svg .tg-current", "els => els.map(e => e.id)")
         return text, current
 
@@ -49,26 +58,27 @@ def test_page_steps_with_buttons_keys_and_slider(page: Any, tmp_path: Path) -> N
             ".find(t => t.startsWith('grad '))")
 
     text, current = state()
-    assert text.startswith("step 1 of 14: C = ") and st[0].node_id in current
+    assert text.startswith("backward step 1 of 14") and st[0].node_id in current
     assert grad_of(f"n{st.graph.of(v['w1'])}") == "grad ?"
     page.click(".tg-next")
     text, current = state()
-    assert text == st[1].text and st[1].node_id in current and st[0].node_id not in current
+    assert text.startswith("backward step 2 of 14") and st[1].node_id in current and st[0].node_id not in current
     page.keyboard.press("ArrowRight")
     text, current = state()
-    assert text == st[2].text and set(current) >= {st[2].node_id, *(e.edge_id for e in st[2].edges)}
+    assert text.startswith("backward step 3 of 14")
+    assert set(current) >= {st[2].node_id, *(e.edge_id for e in st[2].edges)}
     assert grad_of(f"n{st.graph.of(v['z3'])}") == "grad -0.1621"
     page.keyboard.press("ArrowLeft")
-    assert state()[0] == st[1].text
+    assert state()[0].startswith("backward step 2 of 14")
     page.eval_on_selector(".tg-slider",
                           "s => { s.value = '13'; s.dispatchEvent(new Event('input')); }")
     text, current = state()
-    assert text == st[13].text and st[13].node_id in current
+    assert text.startswith("backward step 14 of 14") and st[13].node_id in current
     assert grad_of(f"n{st.graph.of(v['w1'])}") == "grad -0.01055"
-    assert page.inner_text(".tg-counter") == "step 14 / 14"
+    assert page.inner_text(".tg-counter") == "backward step 14 / 14"
     assert page.eval_on_selector_all("tr.tg-current", "rows => rows.length") == len(st[13].edges)
     page.click(".tg-next")  # already at the end: stays
-    assert state()[0] == st[13].text
+    assert state()[0].startswith("backward step 14 of 14")
     assert errors == []
 
 
@@ -87,7 +97,145 @@ def test_current_gate_is_scrolled_into_view_and_fit_toggles(page: Any, tmp_path:
         assert page.evaluate(in_view), page.inner_text(".tg-counter")
     svg_width = "() => document.querySelector('.tg-svg svg').getBoundingClientRect().width"
     natural = page.evaluate(svg_width)
-    page.check(".tg-fit-toggle")
-    assert page.evaluate(svg_width) <= page.evaluate("() => document.querySelector('.tg-svg').clientWidth") + 1
+    page.check(".tg-fit-toggle")  # as narrow as the pane, unless the text would drop below 12 px
+    pane_width = page.evaluate("() => document.querySelector('.tg-svg').clientWidth")
+    assert page.evaluate(svg_width) <= pane_width + 1 or abs(page.evaluate(SMALLEST_GRAPH_TEXT) - 12) < 0.1
+    assert page.evaluate(SMALLEST_GRAPH_TEXT) >= 12 - 0.01
     page.uncheck(".tg-fit-toggle")
     assert page.evaluate(svg_width) == natural
+
+
+# every text that is on screen (in the viewport, not hidden): its font size in px as drawn
+VISIBLE_FONT_SIZES = """() => {
+    const out = [];
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        const el = node.parentElement;
+        if (!node.textContent.trim() || !el || el.closest('script, style, title')) continue;
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        const box = range.getBoundingClientRect();
+        const style = getComputedStyle(el);
+        if (!box.width || style.visibility === 'hidden') continue;
+        if (box.right < 0 || box.left > innerWidth || box.bottom < 0 || box.top > innerHeight) continue;
+        const scale = el instanceof SVGElement ? el.getScreenCTM().a : 1;
+        out.push([parseFloat(style.fontSize) * scale, node.textContent.trim().slice(0, 30)]);
+    }
+    return out;
+}"""
+
+IN_VIEWPORT = """sel => {
+    const b = document.querySelector(sel).getBoundingClientRect();
+    return b.left >= 0 && b.top >= 0 && b.right <= innerWidth && b.bottom <= innerHeight;
+}"""
+
+
+@pytest.fixture()
+def lecture_page(page: Any, tmp_path: Path) -> Any:
+    C, _ = lecture_221()
+    path = BackpropStepper(C).to_html(tmp_path / "backprop.html")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(path.as_uri())
+    return page
+
+
+def test_at_1024x768_the_legend_the_current_gate_and_its_formula_are_on_screen(lecture_page: Any) -> None:
+    pg = lecture_page
+    legend = pg.inner_text(".tg-legend")
+    for state in ("done", "partial", "current", "pending"):
+        assert state in legend
+    no_sideways = "() => document.scrollingElement.scrollWidth <= innerWidth"
+    for mode, n in (("forward", 14), ("backward", 14)):
+        pg.click(f".tg-mode[data-mode={mode}]")
+        for k in range(n):
+            where = f"{mode} step {k + 1}"
+            assert pg.evaluate(IN_VIEWPORT, ".tg-svg g.node.tg-current"), where
+            assert pg.evaluate(IN_VIEWPORT, ".tg-step.tg-shown"), where
+            assert pg.evaluate(no_sideways), where
+            sizes = pg.evaluate(VISIBLE_FONT_SIZES)
+            assert min(sizes)[0] >= 12 - 0.01, (where, min(sizes))
+            pg.keyboard.press("ArrowRight")
+
+
+def test_fit_to_width_keeps_graph_text_at_least_12px(lecture_page: Any) -> None:
+    pg = lecture_page
+    pg.check(".tg-fit-toggle")
+    assert pg.evaluate(SMALLEST_GRAPH_TEXT) >= 12 - 0.01
+    for _ in range(10):
+        pg.click(".tg-zoom-out")
+    assert pg.evaluate(SMALLEST_GRAPH_TEXT) >= 12 - 0.01
+    pg.click(".tg-zoom-in")
+    assert pg.evaluate(SMALLEST_GRAPH_TEXT) > 12.5
+
+
+def test_formulas_are_maths_not_code(lecture_page: Any) -> None:
+    pg = lecture_page
+    for _ in range(2):  # step 3: the sigmoid gate o1 = σ(z3)
+        pg.keyboard.press("ArrowRight")
+    shown = pg.locator(".tg-step.tg-shown")
+    text = shown.inner_text()
+    assert "∂C/∂z" in text and "·(1 − o" in text and "×" in text
+    for code in (".data", "*", "^", ".grad", " x "):
+        assert code not in text
+    assert shown.locator("sub").count() >= 4  # o₁, z₃ as subscripts
+
+
+def test_current_is_purple_not_the_red_of_a_positive_gradient(lecture_page: Any) -> None:
+    stroke = lecture_page.eval_on_selector(".tg-svg g.node.tg-current polygon",
+                                           "p => getComputedStyle(p).stroke")
+    assert stroke == "rgb(106, 61, 154)"
+
+
+def test_play_advances_and_pause_stops(lecture_page: Any) -> None:
+    pg = lecture_page
+    pg.select_option(".tg-speed", "500")
+    pg.click(".tg-play")
+    pg.wait_for_function("() => Number(document.querySelector('.tg-stepper').dataset.step) >= 2")
+    assert "pause" in pg.inner_text(".tg-play")
+    pg.click(".tg-play")
+    assert "play" in pg.inner_text(".tg-play")
+    stopped = pg.get_attribute(".tg-stepper", "data-step")
+    pg.wait_for_timeout(1200)
+    assert pg.get_attribute(".tg-stepper", "data-step") == stopped
+
+
+def test_forward_mode_steps_the_values_then_play_runs_into_the_backward_pass(lecture_page: Any) -> None:
+    pg = lecture_page
+    C, v = lecture_221()
+    st = BackpropStepper(C)
+    o1 = f"n{st.graph.of(v['o1'])}"
+    data_of = "g => Array.from(g.querySelectorAll('text')).map(t => t.textContent).find(t => t.startsWith('data '))"
+    pg.click(".tg-mode[data-mode=forward]")
+    assert pg.inner_text(".tg-step.tg-shown").startswith("forward step 1 of 14")
+    assert pg.eval_on_selector(f'[id="{o1}"]', data_of) == "data ?"
+    pg.eval_on_selector(".tg-slider", "s => { s.value = '13'; s.dispatchEvent(new Event('input')); }")
+    assert pg.eval_on_selector(f'[id="{o1}"]', data_of) == f"data {v['o1'].data:.4g}"
+    pg.select_option(".tg-speed", "500")
+    pg.click(".tg-play")  # at the end of the forward pass, play carries on backward
+    pg.wait_for_function("() => document.querySelector('.tg-stepper').dataset.mode === 'backward'")
+    pg.click(".tg-play")
+
+
+def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browser: Any,
+                                                                         tmp_path: Path) -> None:
+    C, v = lecture_221()
+    st = BackpropStepper(C)
+    path = st.to_html(tmp_path / "backprop.html")
+    pg = browser.new_page(java_script_enabled=False, viewport={"width": 1024, "height": 768})
+    try:
+        pg.goto(path.as_uri())
+        steps = pg.locator(".tg-backward-steps .tg-step")
+        assert steps.count() == 14 and steps.first.is_visible()
+        assert steps.first.inner_text().startswith("backward step 1 of 14")
+        assert "∂C/∂sub" in steps.first.inner_text()
+        assert pg.locator(".tg-svg svg").is_visible()
+        current = pg.eval_on_selector_all(".tg-svg g.node.tg-current", "gs => gs.map(g => g.id)")
+        assert sorted(current) == sorted([st[0].node_id, "op" + st[0].node_id[1:]])
+        assert pg.evaluate(IN_VIEWPORT, f'[id="{st[0].node_id}"]')  # the graph opens at step 1's end
+        w1 = pg.eval_on_selector(f'[id="n{st.graph.of(v["w1"])}"]',
+                                 "g => Array.from(g.querySelectorAll('text')).map(t => t.textContent)")
+        assert "grad ?" in w1  # step 1: w1's gradient not reached yet
+        assert pg.locator("table.tg-table tbody tr").count() == len(st.table())
+        assert pg.locator("table.tg-table").is_visible()
+    finally:
+        pg.close()
