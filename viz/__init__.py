@@ -11,7 +11,7 @@ chain rule with numbers.  The plots need matplotlib (the ``notebooks`` extra).
 """
 
 from .chain import ChainPath, ChainRule, Factor, chain_rule
-from .dot import Diagram, GraphvizNotFoundError, RenderTimeoutError, find_dot
+from .dot import Diagram, GraphvizNotFoundError, PdfUnavailableError, RenderTimeoutError, find_dot
 from .graph import draw_flow, draw_graph
 from .limits import DiagramTooBigError
 from .network import draw_network
@@ -27,6 +27,7 @@ __all__ = [
     "DiagramTooBigError",
     "Factor",
     "GraphvizNotFoundError",
+    "PdfUnavailableError",
     "RenderTimeoutError",
     "StepInfo",
     "chain_rule",

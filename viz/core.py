@@ -131,7 +131,9 @@ def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str) -> None:
                 drawn.add(grp)
                 _draw_group(g, scene.group_boxes[grp])
             continue
-        g.node(f"n{i}", stacked_label(box.fields, rankdir), id=f"n{i}", shape="record",
+        fields = stacked_label(box.fields, rankdir) if getattr(style, "stack_fields", True) else \
+            record_label(tuple(box.fields), rankdir)
+        g.node(f"n{i}", fields, id=f"n{i}", shape="record",
                style="filled", fillcolor=box.fill, tooltip=tooltip_text(box.tooltip),
                **{"class": box.cls})
         gate = scene.gates[i]

@@ -32,7 +32,7 @@ from .value_graph import Marks, draw_values
 from .walk import GraphIndex, index_graph, reaches_more_than
 
 # the stepper's boxes show the grads known so far (through Marks), its edges the local gradient
-STEP_STYLE = GraphStyle(show_grad=False, show_local=True)
+STEP_STYLE = GraphStyle(show_grad=False, show_local=True, stack_fields=False)
 # "current" is purple, never red or blue: red and blue mean a positive and a negative gradient
 # in draw_flow.  Done is green (style.DONE_FILL), partial cream, pending white.
 STEP_CURRENT_FILL = "#e4d7f5"  # pale lavender
