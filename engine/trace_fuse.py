@@ -61,6 +61,9 @@ class Dense(NamedTuple):
     unique_b: bool  # every bias a different parameter / slot
     unique_x: bool  # every input a different slot
     folded: tuple[int, ...]  # the slots the product replaces: w × x products, inner + of a chain
+    x_params: bool = False  # every input is a parameter (a penalty Σ p·p): read from and summed into
+    # the parameters' vector, the same column for every sample, with no rows of V or G (in a plan's steps,
+    # ``inputs`` are then positions in p.params)
 
 
 class FusedPlan(NamedTuple):
@@ -196,12 +199,14 @@ def plan_fused(p: Program) -> FusedPlan:
         if n is not None:
             key = (depth[n.out], n.inputs, n.bias is None, n.bias_param, None if n.gate is None else id(n.gate.op))
             by_key.setdefault(key, []).append(n)
-    layers = [_dense(depth[ns[0].out], ns) for ns in by_key.values()]
+    ppos = np.full(len(p.slots), -1, dtype=np.intp)  # each slot's position in p.params (-1: not a parameter)
+    ppos[list(p.param_slots)] = np.arange(len(p.params))
+    layers = [_dense(depth[ns[0].out], ns, ppos) for ns in by_key.values()]
     skip = _folded(layers)
     groups = plan_groups(p, frozenset(skip))
     steps = sorted([*groups, *((d.depth, d) for d in layers)], key=lambda s: s[0])
     read = {a for _, g in groups for a in g.args.ravel().tolist()}
-    read.update(k for d in layers for k in d.inputs.tolist())  # a parameter can be a layer's input (p × p)
+    read.update(k for d in layers if not d.x_params for k in d.inputs.tolist())  # a layer's input: a row
     params = [i for i, k in enumerate(p.param_slots) if k in read or k in p.aux_slots or k == p.output]
     rows = [p.param_slots[i] for i in params]
     unfilled = skip.union(p.param_slots).difference(rows)
@@ -212,15 +217,15 @@ def plan_fused(p: Program) -> FusedPlan:
     consts = np.array([p.slots[k].value for k in p.const_slots], dtype=float).reshape(-1, 1)
     missing = tuple(sorted({g.op.name for _, g in groups if g.rule is None}))
     return FusedPlan(
-        tuple(_on_rows(s, row) for _, s in steps), tuple(layers), len(skip), np.array(params, dtype=np.intp),
+        tuple(_on_rows(s, row, ppos) for _, s in steps), tuple(layers), len(skip), np.array(params, dtype=np.intp),
         row[np.array(rows, dtype=np.intp)], row[np.array([*p.input_slots, *p.const_slots], dtype=np.intp)],
         consts, missing, filled, int(row[p.output]), row[list(p.aux_slots)].tolist(),
         row[list(p.input_slots)].tolist(),
     )
 
 
-def _on_rows(step: Group | Dense, row: np.ndarray) -> Group | Dense:
-    """``step`` reading and writing rows (``row[slot]``) instead of slots."""
+def _on_rows(step: Group | Dense, row: np.ndarray, ppos: np.ndarray) -> Group | Dense:
+    """``step`` reading and writing rows (``row[slot]``) instead of slots (parameter inputs: positions)."""
     if type(step) is Group:
         scatter = step.scatter
         if scatter is not None:  # row is increasing on the filled slots: the sorted order holds
@@ -228,7 +233,8 @@ def _on_rows(step: Group | Dense, row: np.ndarray) -> Group | Dense:
         return step._replace(outs=row[step.outs], args=row[step.args], scatter=scatter)
     d: Dense = step  # type: ignore[assignment]
     return d._replace(
-        outs=row[d.outs], inputs=row[d.inputs], gate_outs=None if d.gate_outs is None else row[d.gate_outs],
+        outs=row[d.outs], inputs=(ppos if d.x_params else row)[d.inputs],
+        gate_outs=None if d.gate_outs is None else row[d.gate_outs],
         bias=d.bias if d.bias is None or d.bias_param else row[d.bias],
     )
 
@@ -246,7 +252,7 @@ def _folded(layers: Sequence[Dense]) -> set[int]:
     return skip
 
 
-def _dense(depth: int, neurons: list[_Neuron]) -> Dense:
+def _dense(depth: int, neurons: list[_Neuron], ppos: np.ndarray) -> Dense:
     first = neurons[0]
     weights = np.array([n.weights for n in neurons], dtype=np.intp)
     inputs = np.array(first.inputs, dtype=np.intp)
@@ -256,7 +262,7 @@ def _dense(depth: int, neurons: list[_Neuron]) -> Dense:
     return Dense(
         depth, np.array([n.out for n in neurons], dtype=np.intp), inputs, weights, bias, first.bias_param,
         gate, gate_outs, _unique(weights), bias is None or _unique(bias), _unique(inputs),
-        tuple(k for n in neurons for k in n.folded),
+        tuple(k for n in neurons for k in n.folded), bool((ppos[inputs] >= 0).all()),
     )
 
 
@@ -277,7 +283,9 @@ def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndar
         raise TypeError(f"trace: op(s) {', '.join(plan.missing)} have no array form in the op table")
     pvals = np.array([v.data for v in p.params], dtype=float)
     V = np.empty((len(plan.filled), columns.shape[1]))
-    V[plan.leaf_rows] = np.concatenate([columns, np.broadcast_to(plan.consts, (len(plan.consts), columns.shape[1]))])
+    k = columns.shape[0]
+    V[plan.leaf_rows[:k]] = columns
+    V[plan.leaf_rows[k:]] = plan.consts  # (constants, 1): the same in every column
     if len(plan.params):
         V[plan.param_rows] = pvals[plan.params, None]
     saved: list[Any] = []
@@ -288,10 +296,15 @@ def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndar
 
 
 def _dense_forward(d: Dense, V: np.ndarray, pvals: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
-    """``Z = W X + b`` into the sums' rows, ``phi(Z)`` into the gates'; saves (W, X, phi'(Z))."""
+    """``Z = W X + b`` into the sums' rows, ``phi(Z)`` into the gates'; saves (W, X, phi'(Z)).
+
+    Parameter inputs: X is one column (k x 1), the same for every sample; Z broadcasts over them.
+    """
     W = pvals[d.weights]
-    X = V[d.inputs]
+    X = pvals[d.inputs, None] if d.x_params else V[d.inputs]
     Z = W @ X
+    if d.x_params and d.bias is not None and not d.bias_param:
+        Z = np.broadcast_to(Z, (Z.shape[0], V.shape[1])).copy()
     if d.bias is not None:
         Z += pvals[d.bias][:, None] if d.bias_param else V[d.bias]
     if d.gate is None:
@@ -325,9 +338,15 @@ def backprop_fused(plan: FusedPlan, saved: Sequence[Any], G: np.ndarray, n_param
 
 
 def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.ndarray, gp: np.ndarray) -> None:
-    """``dZ = phi'(Z) dA``; ``dW = dZ Xᵀ``, ``db = Σ dZ`` into ``gp``; ``dX = Wᵀ dZ`` into ``G``."""
+    """``dZ = phi'(Z) dA``; ``dW = dZ Xᵀ``, ``db = Σ dZ`` into ``gp``; ``dX = Wᵀ dZ`` into ``G``.
+
+    Parameter inputs (one column X for every sample): ``dW = (Σ dZ) Xᵀ``, ``dX = Wᵀ Σ dZ`` into ``gp``.
+    """
     W, X, local = saved
     dZ = G[d.outs] if d.gate is None else local * G[d.gate_outs]  # the gate is the sums' one reader
+    if d.x_params:
+        _param_input_backward(d, W, X, dZ, G, gp)
+        return
     dW = dZ @ X.T
     if d.unique_w:
         gp[d.weights] += dW
@@ -345,6 +364,24 @@ def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.n
         G[d.inputs] += dX
     else:
         np.add.at(G, d.inputs, dX)
+
+
+def _param_input_backward(d: Dense, W: np.ndarray, X: np.ndarray, dZ: np.ndarray, G: np.ndarray,
+                          gp: np.ndarray) -> None:
+    """A layer whose inputs are parameters: every gradient lands in ``gp`` (a bias slot's in ``G``)."""
+    dz = dZ.sum(axis=1, keepdims=True)  # X is the same column for every sample
+    _into(gp, d.weights, dz @ X.T, d.unique_w)
+    if d.bias is not None:
+        _into(gp if d.bias_param else G, d.bias, dz[:, 0] if d.bias_param else dZ, d.unique_b)
+    _into(gp, d.inputs, (W.T @ dz)[:, 0], d.unique_x)
+
+
+def _into(target: np.ndarray, index: np.ndarray, values: np.ndarray, unique: bool) -> None:
+    """``target[index] += values``, an index that repeats getting every one of its values."""
+    if unique:
+        target[index] += values
+    else:
+        np.add.at(target, index, values)
 
 
 # ---------------------------------------------------------------- the view
