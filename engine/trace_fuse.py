@@ -400,9 +400,12 @@ def fusion_text(p: Program, plan: FusedPlan, title: str, n: int | None = None) -
         m, k = d.weights.shape
         bias = "" if d.bias is None else " + bias"
         gate = "" if d.gate is None else f", then {d.gate.name}"
+        # parameter inputs: the same column for every sample, one product per batch
+        product = f"(1×{k}) @ ({k}×{m}) product of parameters, once per batch" if d.x_params else \
+            f"({rows}×{k}) @ ({k}×{m}) product"
         lines.append(
             f"  layer {i}: {m} neuron{'s' if m != 1 else ''} × {k} input{'s' if k != 1 else ''} → "
-            f"one ({rows}×{k}) @ ({k}×{m}) product{bias}{gate}"
+            f"one {product}{bias}{gate}"
         )
         lines.append(f"    inputs {_span(names, d.inputs)}; sums {_span(names, d.outs)}"
                      + ("" if d.gate_outs is None else f"; {d.gate.name} {_span(names, d.gate_outs)}"))  # type: ignore[union-attr]

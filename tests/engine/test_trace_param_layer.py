@@ -131,3 +131,9 @@ def test_the_penalty_program_reads_its_parameters_without_rows_of_its_own() -> N
         assert abs(g() - 0.1 * (0.25 + 2.25 + 4.0)) < EXACT
         g.backward()
     assert [p.grad for p in ps] == [0.4 * p.data for p in ps]
+
+
+def test_the_view_says_a_layer_over_parameters_runs_once_per_batch() -> None:
+    ps = [Value(v) for v in (0.5, -1.5, 2.0)]
+    g = trace(lambda x: x * 0.1 * sum_values([p * p for p in ps]), 1.0, params=ps)
+    assert "one (1×3) @ (3×1) product of parameters, once per batch" in g.fusion()
