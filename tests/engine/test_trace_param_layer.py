@@ -125,7 +125,8 @@ def test_the_penalty_program_reads_its_parameters_without_rows_of_its_own() -> N
     ps = [Value(v) for v in (0.5, -1.5, 2.0)]
     g = trace(lambda: 0.1 * sum_values([p * p for p in ps]), params=ps, replay="numpy")
     (step,) = [s for s in g.fused_plan().steps if type(s).__name__ == "Dense"]
-    assert step.x_params and sorted(step.inputs.tolist()) == [0, 1, 2]  # positions in g.params, not rows
+    # positions in the plan's parameter vector, not rows: weights and inputs one run (views, no gathers)
+    assert step.x_params and step.inputs == slice(0, 3) and step.w_span == slice(0, 3)
     assert len(g.fused_plan().filled) < len(g.slots) - len(ps)
     for _ in range(2):  # leaves accumulate, as in the dynamic engine
         assert abs(g() - 0.1 * (0.25 + 2.25 + 4.0)) < EXACT
@@ -137,3 +138,27 @@ def test_the_view_says_a_layer_over_parameters_runs_once_per_batch() -> None:
     ps = [Value(v) for v in (0.5, -1.5, 2.0)]
     g = trace(lambda x: x * 0.1 * sum_values([p * p for p in ps]), 1.0, params=ps)
     assert "one (1×3) @ (3×1) product of parameters, once per batch" in g.fusion()
+
+
+def test_an_mlp_plan_reads_its_weights_and_hidden_rows_as_views() -> None:
+    """Weights and biases: one run of the plan's parameter vector each; hidden rows: one run of V."""
+    rng = random.Random(0)
+    sizes = [2, 4, 3, 1]
+    layers = [[([Value(rng.uniform(-1, 1)) for _ in range(a)], Value(0.1)) for _ in range(b)]
+              for a, b in zip(sizes, sizes[1:])]
+    params = [p for layer in layers for ws, b in layer for p in (*ws, b)]
+
+    def model(x: list[Value], t: Value) -> Value:
+        for i, layer in enumerate(layers):
+            x = [sum_values([w * xi for w, xi in zip(ws, x)] + [b]) for ws, b in layer]
+            x = [v.relu() for v in x] if i < len(layers) - 1 else x
+        return (1 + -t * x[0]).relu()
+
+    g = trace(model, [0.5, -0.5], 1.0, params=params)
+    dense = [s for s in g.fused_plan().steps if type(s).__name__ == "Dense"]
+    assert len(dense) == 3
+    assert all(d.w_span is not None and type(d.bias) is slice for d in dense)
+    assert all(type(d.inputs) is slice for d in dense[1:])
+    X, y = np.array([[0.5, -0.5], [1.0, 2.0], [-1.0, 0.3]]), np.array([1.0, -1.0, 1.0])
+    grouped = trace(model, [0.5, -0.5], 1.0, params=params, fuse=False)
+    assert_same(batch_numbers(g, params, X, y), batch_numbers(grouped, params, X, y))
