@@ -129,6 +129,7 @@ class Group(NamedTuple):
     scatter: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # rows read twice: (order, rows, starts)
     live: bool  # False: feeds aux results only, skipped by backward
     grad_to: tuple[int, ...] = ()  # the argument positions backward sends gradient to (not all constants)
+    views: tuple[slice, ...] | None = None  # each argument position's rows as one run (views of V, G), if they are
 
 
 def plan_batch(p: Program) -> list[Group]:
@@ -214,7 +215,7 @@ def run_group(g: Group, V: np.ndarray, p: Program | None = None) -> Any:
     A failing op is named with the first sample it fails on when the program ``p`` is given.
     """
     try:
-        out, locs = g.rule(V[g.args])  # type: ignore[misc]
+        out, locs = g.rule(V[g.args] if g.views is None else [V[s] for s in g.views])  # type: ignore[misc]
     except (ArithmeticError, ValueError) as exc:
         where = _where(g, p, V) if p is not None else ""
         raise type(exc)(f"{g.op.name}: {exc} (replay over a batch{where})") from None
@@ -254,7 +255,7 @@ def backprop_group(g: Group, locs: Any, G: np.ndarray) -> None:
     upstream = G[g.outs]  # (k, n)
     if g.scatter is None and len(locs) <= 2:  # slots read once, a unary or binary gate: no stacking
         for j in g.grad_to:  # a constant's gradient is never read: its edges are skipped
-            G[g.args[j]] += locs[j] * upstream
+            G[g.args[j] if g.views is None else g.views[j]] += locs[j] * upstream
         return
     if all(type(local) is float for local in locs):
         C = np.array(locs).reshape(-1, 1, 1) * upstream

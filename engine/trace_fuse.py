@@ -306,7 +306,10 @@ def _on_rows(step: Group | Dense, row: np.ndarray, ppos: np.ndarray, at: np.ndar
         scatter = step.scatter
         if scatter is not None:  # row is increasing on the filled slots: the sorted order holds
             scatter = (scatter[0], row[scatter[1]], scatter[2])
-        return step._replace(outs=row[step.outs], args=row[step.args], scatter=scatter)
+        args = row[step.args]
+        views = [_run(rows) for rows in args]  # each position's rows one run: views, not gathers
+        return step._replace(outs=_run(row[step.outs]), args=args, scatter=scatter,
+                             views=tuple(views) if all(type(v) is slice for v in views) else None)
     d: Dense = step  # type: ignore[assignment]
     weights = at[d.weights]
     w_span = _run(weights)

@@ -141,7 +141,7 @@ def test_the_view_says_a_layer_over_parameters_runs_once_per_batch() -> None:
 
 
 def test_an_mlp_plan_reads_its_weights_and_hidden_rows_as_views() -> None:
-    """Weights and biases: one run of the plan's parameter vector each; hidden rows: one run of V."""
+    """Weights and biases: one run of the plan's parameter vector each; hidden rows, group rows: runs of V."""
     rng = random.Random(0)
     sizes = [2, 4, 3, 1]
     layers = [[([Value(rng.uniform(-1, 1)) for _ in range(a)], Value(0.1)) for _ in range(b)]
@@ -159,6 +159,8 @@ def test_an_mlp_plan_reads_its_weights_and_hidden_rows_as_views() -> None:
     assert len(dense) == 3
     assert all(d.w_span is not None and type(d.bias) is slice for d in dense)
     assert all(type(d.inputs) is slice for d in dense[1:])
+    groups = [s for s in g.fused_plan().steps if type(s).__name__ == "Group"]
+    assert groups and all(s.views is not None for s in groups)  # the hinge's one-op groups read views too
     X, y = np.array([[0.5, -0.5], [1.0, 2.0], [-1.0, 0.3]]), np.array([1.0, -1.0, 1.0])
     grouped = trace(model, [0.5, -0.5], 1.0, params=params, fuse=False)
     assert_same(batch_numbers(g, params, X, y), batch_numbers(grouped, params, X, y))
