@@ -16,6 +16,13 @@ upstream, for every edge of the layer at once)::
 
     dZ = phi'(Z) * dA    dW = dZ Xᵀ    db = Σ_samples dZ    dX = Wᵀ dZ
 
+A layer whose inputs are parameters too (a penalty ``Σ p·p``) runs once per
+batch: its one column ``X`` is the same for every sample, so ``dW = (Σ dZ) Xᵀ``
+and ``dX = Wᵀ Σ dZ`` go straight to the parameters.  The plan lays its memory out
+for views instead of gathers: each layer's weights (row-major) and biases are one
+run of the plan's parameter vector, each layer's output rows one run of V in the
+order the next layer reads them, and a group whose rows are runs reads slices.
+
 Every other op keeps the grouped replay (:func:`engine.trace_compile.plan_groups`).
 The pass reads only the program and the op table (``sum``, ``mul`` and each
 gate's ``array_fn``), never the model's class: a hand-written neuron loop
