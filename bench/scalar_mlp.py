@@ -6,7 +6,10 @@ Seconds per training step (forward + backward + update), medians of repeats.
 The floor is the same step written by hand in numpy (three matrix products
 forward, their transposes backward, float64).  The batched replay runs twice:
 compiled (``trace(..., fuse=True)``, the default: each layer one matrix product)
-and grouped (``fuse=False``: one numpy call per depth and op).  Then the
+and grouped (``fuse=False``: one numpy call per depth and op), each with the L2
+penalty as a second program replayed once per step; and compiled as one program,
+the penalty written into the per-sample loss (``hinge + α Σ p²``, whose batch mean
+is the same loss: the penalty is a layer over parameters, one product per batch).  Then the
 compile time (trace + finding the layers) for MLPs of growing size, up to
 784-100-10 traced from scalar code.
 
@@ -195,6 +198,16 @@ def main() -> None:
         sgd(params)
         return out
 
+    one = trace(lambda x, t: (1 + -t * model(x)).relu() + ALPHA * sum_values([p * p for p in params]),
+                X[0], y[0], params=params)
+
+    def one_program_step() -> float:
+        out = one.batch(Xa, ya, reduce="mean")
+        engine.zero_grad(params)
+        one.backward()
+        sgd(params)
+        return out
+
     floor = numpy_step(X, y, numpy_weights(params))
     grouped = trace(lambda x, t: (1 + -t * model(x)).relu(), X[0], y[0], params=params, fuse=False)
 
@@ -209,11 +222,12 @@ def main() -> None:
     # side by side, round-robin: the floor, the compiled and the grouped batched replays
     side = interleaved({"numpy by hand, float64 (the floor)": floor,
                         "tracegrad batched replay, compiled (fuse=True)": batched_step,
+                        "tracegrad batched replay, compiled, one program (penalty inside)": one_program_step,
                         "tracegrad batched replay, grouped (fuse=False)": grouped_step}, reps * 30)
     results.update(side)
 
     # identical numbers: one more step each from the same weights
-    diffs = _agreement(model, params, X, y, g, sample, penalty)
+    diffs = _agreement(model, params, X, y, g, sample, penalty, one)
     floor_diff = _floor_agreement(params, X, y)
 
     torch_rows = _torch_steps(X, y, reps)
@@ -235,6 +249,7 @@ def main() -> None:
                 rows))
     print(f"traced vs dynamic: |loss diff| {diffs[0]:.1e}, max |grad diff| {diffs[1]:.1e}; "
           f"batched (compiled) vs dynamic: {diffs[2]:.1e}, {diffs[3]:.1e}; "
+          f"one program vs dynamic: {diffs[4]:.1e}, {diffs[5]:.1e}; "
           f"numpy by hand vs dynamic, one step's weights: {floor_diff:.1e}")
     print(sample.fusion())
     notes.append(f"micrograd GC on {fmt_s(mg_on)}")
@@ -246,9 +261,10 @@ def main() -> None:
     traced = mg_on / next(v for k, v in results.items() if k.startswith("tracegrad traced"))
     batched = results["tracegrad batched replay, compiled (fuse=True)"] / torch_ref if torch_ref else float("nan")
     compiled = results["tracegrad batched replay, compiled (fuse=True)"]
+    one_t = results["tracegrad batched replay, compiled, one program (penalty inside)"]
     print(f"SUMMARY scalar_mlp: dynamic {dyn_on:.1f}x micrograd (GC on), {dyn_off:.1f}x (GC off){nn_part}; "
           f"traced replay {traced:.0f}x; batched replay {batched:.1f}x PyTorch CPU time; compiled batched "
-          f"replay {compiled / numpy_ref:.1f}x numpy by hand (grouped "
+          f"replay {compiled / numpy_ref:.1f}x numpy by hand (one program {one_t / numpy_ref:.1f}x; grouped "
           f"{results['tracegrad batched replay, grouped (fuse=False)'] / numpy_ref:.1f}x)")
     compile_times(quick)
 
@@ -301,7 +317,8 @@ def _count_micrograd_nodes(model: Any, X: list[list[float]], y: list[float]) -> 
     return len(seen)
 
 
-def _agreement(model: Any, params: list[Value], X: Any, y: Any, g: Any, sample: Any, penalty: Any) -> list[float]:
+def _agreement(model: Any, params: list[Value], X: Any, y: Any, g: Any, sample: Any, penalty: Any,
+               one: Any) -> list[float]:
     engine.zero_grad(params)
     ref = loss_of(model, params, [[Value(a), Value(b)] for a, b in X], y)
     ref.backward()
@@ -314,9 +331,14 @@ def _agreement(model: Any, params: list[Value], X: Any, y: Any, g: Any, sample: 
     batched = sample.batch(X, y) + penalty()
     sample.backward()
     penalty.backward()
+    batched_grads = [p.grad for p in params]
+    engine.zero_grad(params)
+    single = one.batch(X, y)
+    one.backward()
     out = [
         abs(got - ref.data), max(abs(a - b) for a, b in zip(traced, want)),
-        abs(batched - ref.data), max(abs(p.grad - b) for p, b in zip(params, want)),
+        abs(batched - ref.data), max(abs(a - b) for a, b in zip(batched_grads, want)),
+        abs(single - ref.data), max(abs(p.grad - b) for p, b in zip(params, want)),
     ]
     engine.zero_grad(params)
     return out

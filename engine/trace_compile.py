@@ -128,6 +128,8 @@ class Group(NamedTuple):
     args: np.ndarray  # (arity, k) slot rows read: args[j] is every op's j-th input
     scatter: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # rows read twice: (order, rows, starts)
     live: bool  # False: feeds aux results only, skipped by backward
+    grad_to: tuple[int, ...] = ()  # the argument positions backward sends gradient to (not all constants)
+    views: tuple[slice, ...] | None = None  # each argument position's rows as one run (views of V, G), if they are
 
 
 def plan_batch(p: Program) -> list[Group]:
@@ -146,6 +148,7 @@ def op_depths(p: Program) -> list[int]:
 def plan_groups(p: Program, skip: frozenset[int] = frozenset()) -> list[tuple[int, Group]]:
     """``(depth, group)`` in depth order, for every op except those writing a slot in ``skip``."""
     depth = op_depths(p)
+    consts = frozenset(p.const_slots)
     buckets: dict[tuple[int, int, int, bool], list[Instr]] = {}
     keep: dict[int, Op] = {}
     for ins in p.ops:
@@ -164,7 +167,8 @@ def plan_groups(p: Program, skip: frozenset[int] = frozenset()) -> list[tuple[in
             rows, starts = np.unique(flat[order], return_index=True)
             scatter = (order, rows, starts)
         outs = np.array([i.out for i in instrs], dtype=np.intp)
-        groups.append((d, Group(keep[op_id], _array_rule(keep[op_id]), outs, args, scatter, not dead)))
+        grad_to = tuple(j for j, row in enumerate(args.tolist()) if not consts.issuperset(row))
+        groups.append((d, Group(keep[op_id], _array_rule(keep[op_id]), outs, args, scatter, not dead, grad_to)))
     return groups
 
 
@@ -211,7 +215,7 @@ def run_group(g: Group, V: np.ndarray, p: Program | None = None) -> Any:
     A failing op is named with the first sample it fails on when the program ``p`` is given.
     """
     try:
-        out, locs = g.rule(V[g.args])  # type: ignore[misc]
+        out, locs = g.rule(V[g.args] if g.views is None else [V[s] for s in g.views])  # type: ignore[misc]
     except (ArithmeticError, ValueError) as exc:
         where = _where(g, p, V) if p is not None else ""
         raise type(exc)(f"{g.op.name}: {exc} (replay over a batch{where})") from None
@@ -250,8 +254,8 @@ def backprop_group(g: Group, locs: Any, G: np.ndarray) -> None:
         return
     upstream = G[g.outs]  # (k, n)
     if g.scatter is None and len(locs) <= 2:  # slots read once, a unary or binary gate: no stacking
-        for rows, local in zip(g.args, locs):
-            G[rows] += local * upstream
+        for j in g.grad_to:  # a constant's gradient is never read: its edges are skipped
+            G[g.args[j] if g.views is None else g.views[j]] += locs[j] * upstream
         return
     if all(type(local) is float for local in locs):
         C = np.array(locs).reshape(-1, 1, 1) * upstream

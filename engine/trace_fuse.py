@@ -16,6 +16,13 @@ upstream, for every edge of the layer at once)::
 
     dZ = phi'(Z) * dA    dW = dZ Xᵀ    db = Σ_samples dZ    dX = Wᵀ dZ
 
+A layer whose inputs are parameters too (a penalty ``Σ p·p``) runs once per
+batch: its one column ``X`` is the same for every sample, so ``dW = (Σ dZ) Xᵀ``
+and ``dX = Wᵀ Σ dZ`` go straight to the parameters.  The plan lays its memory out
+for views instead of gathers: each layer's weights (row-major) and biases are one
+run of the plan's parameter vector, each layer's output rows one run of V in the
+order the next layer reads them, and a group whose rows are runs reads slices.
+
 Every other op keeps the grouped replay (:func:`engine.trace_compile.plan_groups`).
 The pass reads only the program and the op table (``sum``, ``mul`` and each
 gate's ``array_fn``), never the model's class: a hand-written neuron loop
@@ -61,6 +68,10 @@ class Dense(NamedTuple):
     unique_b: bool  # every bias a different parameter / slot
     unique_x: bool  # every input a different slot
     folded: tuple[int, ...]  # the slots the product replaces: w × x products, inner + of a chain
+    x_params: bool = False  # every input is a parameter (a penalty Σ p·p): read from and summed into
+    # the parameters' vector, the same column for every sample, with no rows of V or G (in a plan's steps,
+    # ``inputs`` are then positions in the plan's parameter vector)
+    w_span: slice | None = None  # in a plan's steps: the weights as one run of the parameter vector, row-major
 
 
 class FusedPlan(NamedTuple):
@@ -75,7 +86,7 @@ class FusedPlan(NamedTuple):
     steps: tuple[Group | Dense, ...]
     layers: tuple[Dense, ...]
     fused_ops: int  # how many of the program's ops the layers replace
-    params: np.ndarray  # positions of the parameters read from V (by grouped ops, as a layer's input)
+    params: np.ndarray  # plan positions of the parameters read from V (by grouped ops, as a layer's input)
     param_rows: np.ndarray  # their rows
     leaf_rows: np.ndarray  # the inputs' rows, then the constants'
     consts: np.ndarray  # (constants, 1) their values
@@ -84,6 +95,8 @@ class FusedPlan(NamedTuple):
     output: int  # the output's row
     aux: list[int]  # the aux results' rows
     inputs: list[int]  # the inputs' rows
+    values: tuple[Any, ...] = ()  # the parameter Values in plan order: each layer's weights, then biases, in a run
+    at: np.ndarray | None = None  # each of p.params' position in the plan's parameter vector
 
 
 class _Neuron(NamedTuple):
@@ -196,40 +209,122 @@ def plan_fused(p: Program) -> FusedPlan:
         if n is not None:
             key = (depth[n.out], n.inputs, n.bias is None, n.bias_param, None if n.gate is None else id(n.gate.op))
             by_key.setdefault(key, []).append(n)
-    layers = [_dense(depth[ns[0].out], ns) for ns in by_key.values()]
+    ppos = np.full(len(p.slots), -1, dtype=np.intp)  # each slot's position in p.params (-1: not a parameter)
+    ppos[list(p.param_slots)] = np.arange(len(p.params))
+    layers = [_dense(depth[ns[0].out], ns, ppos) for ns in by_key.values()]
     skip = _folded(layers)
     groups = plan_groups(p, frozenset(skip))
-    steps = sorted([*groups, *((d.depth, d) for d in layers)], key=lambda s: s[0])
+    aligned = _aligned(layers)
+    steps = sorted([*groups, *((d.depth, d) for d in aligned)], key=lambda s: s[0])
     read = {a for _, g in groups for a in g.args.ravel().tolist()}
-    read.update(k for d in layers for k in d.inputs.tolist())  # a parameter can be a layer's input (p × p)
+    read.update(k for d in layers if not d.x_params for k in d.inputs.tolist())  # a layer's input: a row
     params = [i for i, k in enumerate(p.param_slots) if k in read or k in p.aux_slots or k == p.output]
     rows = [p.param_slots[i] for i in params]
     unfilled = skip.union(p.param_slots).difference(rows)
     unfilled.difference_update(k for d in layers for k in (d.outs if d.gate_outs is None else d.gate_outs).tolist())
-    filled = np.array([k for k in range(len(p.slots)) if k not in unfilled], dtype=np.intp)
+    filled = _row_order([k for k in range(len(p.slots)) if k not in unfilled], aligned)
     row = np.full(len(p.slots), -1, dtype=np.intp)  # -1: no row (never read by this replay)
     row[filled] = np.arange(len(filled))
+    order = _param_order(aligned, len(p.params))
+    at = np.empty_like(order)
+    at[order] = np.arange(len(order))
+    slot_at = np.full(len(p.slots), -1, dtype=np.intp)  # each parameter slot's plan position
+    slot_at[list(p.param_slots)] = at
     consts = np.array([p.slots[k].value for k in p.const_slots], dtype=float).reshape(-1, 1)
     missing = tuple(sorted({g.op.name for _, g in groups if g.rule is None}))
     return FusedPlan(
-        tuple(_on_rows(s, row) for _, s in steps), tuple(layers), len(skip), np.array(params, dtype=np.intp),
-        row[np.array(rows, dtype=np.intp)], row[np.array([*p.input_slots, *p.const_slots], dtype=np.intp)],
+        tuple(_on_rows(s, row, slot_at, at) for _, s in steps), tuple(layers), len(skip),
+        at[np.array(params, dtype=np.intp)], row[np.array(rows, dtype=np.intp)],
+        row[np.array([*p.input_slots, *p.const_slots], dtype=np.intp)],
         consts, missing, filled, int(row[p.output]), row[list(p.aux_slots)].tolist(),
-        row[list(p.input_slots)].tolist(),
+        row[list(p.input_slots)].tolist(), tuple(p.params[i] for i in order.tolist()), at,
     )
 
 
-def _on_rows(step: Group | Dense, row: np.ndarray) -> Group | Dense:
-    """``step`` reading and writing rows (``row[slot]``) instead of slots."""
+def _layer_outs(d: Dense) -> np.ndarray:
+    """The slots a layer leaves for its readers: the gates', else the sums'."""
+    return d.outs if d.gate_outs is None else d.gate_outs
+
+
+def _aligned(layers: Sequence[Dense]) -> list[Dense]:
+    """The layers with their neurons in the order the next layer reads them (its ``X`` then one run of rows)."""
+    out = list(layers)
+    by_outs = {frozenset(_layer_outs(d).tolist()): i for i, d in enumerate(layers)}
+    for c in layers:
+        i = by_outs.get(frozenset(c.inputs.tolist())) if c.unique_x and not c.x_params else None
+        if i is None:
+            continue
+        d = out[i]
+        where = {k: j for j, k in enumerate(_layer_outs(d).tolist())}
+        perm = np.array([where[k] for k in c.inputs.tolist()], dtype=np.intp)
+        out[i] = d._replace(
+            outs=d.outs[perm], weights=d.weights[perm], bias=None if d.bias is None else d.bias[perm],
+            gate_outs=None if d.gate_outs is None else d.gate_outs[perm],
+        )
+    return out
+
+
+def _row_order(filled: list[int], layers: Sequence[Dense]) -> np.ndarray:
+    """The filled slots in slot order, except that each layer's outputs are one run of rows, in neuron order."""
+    block: dict[int, tuple[int, ...]] = {}
+    for d in layers:
+        ks = tuple(_layer_outs(d).tolist())
+        block.update((k, ks) for k in ks)
+    order: list[int] = []
+    placed: set[tuple[int, ...]] = set()
+    for k in filled:
+        ks = block.get(k)
+        if ks is None:
+            order.append(k)
+        elif ks not in placed:  # the whole run, where its first slot would be
+            order.extend(ks)
+            placed.add(ks)
+    return np.array(order, dtype=np.intp)
+
+
+def _param_order(layers: Sequence[Dense], n: int) -> np.ndarray:
+    """The plan's parameter vector: each layer's weights (row-major), then its biases, in one run; then the rest."""
+    seen = np.zeros(n, dtype=bool)
+    order: list[int] = []
+    for d in sorted(layers, key=lambda d: d.x_params):  # the per-sample layers first
+        for idx in (d.weights, d.bias if d.bias is not None and d.bias_param else None):
+            if idx is not None and not seen[idx].any() and _unique(idx):
+                order.extend(idx.ravel().tolist())
+                seen[idx] = True
+    order.extend(np.flatnonzero(~seen).tolist())
+    return np.array(order, dtype=np.intp)
+
+
+def _run(idx: np.ndarray) -> slice | np.ndarray:
+    """``idx`` as a slice if it is one run ``a, a+1, …`` (a view instead of a copy), else ``idx``."""
+    flat = idx.ravel()
+    if flat.size and flat[-1] - flat[0] == flat.size - 1 and bool((np.diff(flat) == 1).all()):
+        return slice(int(flat[0]), int(flat[-1]) + 1)
+    return idx
+
+
+def _on_rows(step: Group | Dense, row: np.ndarray, ppos: np.ndarray, at: np.ndarray) -> Group | Dense:
+    """``step`` reading and writing rows (``row[slot]``) instead of slots, parameters by plan position.
+
+    ``ppos``: each slot's plan position (parameters); ``at``: each p.params position's.
+    A run of rows or positions becomes a slice (a view of V, G or the parameter vector).
+    """
     if type(step) is Group:
         scatter = step.scatter
         if scatter is not None:  # row is increasing on the filled slots: the sorted order holds
             scatter = (scatter[0], row[scatter[1]], scatter[2])
-        return step._replace(outs=row[step.outs], args=row[step.args], scatter=scatter)
+        args = row[step.args]
+        views = [_run(rows) for rows in args]  # each position's rows one run: views, not gathers
+        return step._replace(outs=_run(row[step.outs]), args=args, scatter=scatter,
+                             views=tuple(views) if all(type(v) is slice for v in views) else None)
     d: Dense = step  # type: ignore[assignment]
+    weights = at[d.weights]
+    w_span = _run(weights)
     return d._replace(
-        outs=row[d.outs], inputs=row[d.inputs], gate_outs=None if d.gate_outs is None else row[d.gate_outs],
-        bias=d.bias if d.bias is None or d.bias_param else row[d.bias],
+        outs=_run(row[d.outs]), inputs=_run((ppos if d.x_params else row)[d.inputs]),
+        gate_outs=None if d.gate_outs is None else _run(row[d.gate_outs]),
+        bias=None if d.bias is None else _run((at if d.bias_param else row)[d.bias]),
+        weights=weights, w_span=w_span if type(w_span) is slice else None,
     )
 
 
@@ -246,7 +341,7 @@ def _folded(layers: Sequence[Dense]) -> set[int]:
     return skip
 
 
-def _dense(depth: int, neurons: list[_Neuron]) -> Dense:
+def _dense(depth: int, neurons: list[_Neuron], ppos: np.ndarray) -> Dense:
     first = neurons[0]
     weights = np.array([n.weights for n in neurons], dtype=np.intp)
     inputs = np.array(first.inputs, dtype=np.intp)
@@ -256,7 +351,7 @@ def _dense(depth: int, neurons: list[_Neuron]) -> Dense:
     return Dense(
         depth, np.array([n.out for n in neurons], dtype=np.intp), inputs, weights, bias, first.bias_param,
         gate, gate_outs, _unique(weights), bias is None or _unique(bias), _unique(inputs),
-        tuple(k for n in neurons for k in n.folded),
+        tuple(k for n in neurons for k in n.folded), bool((ppos[inputs] >= 0).all()),
     )
 
 
@@ -275,9 +370,11 @@ def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndar
     """
     if plan.missing:
         raise TypeError(f"trace: op(s) {', '.join(plan.missing)} have no array form in the op table")
-    pvals = np.array([v.data for v in p.params], dtype=float)
+    pvals = np.array([v.data for v in plan.values], dtype=float)  # in plan order
     V = np.empty((len(plan.filled), columns.shape[1]))
-    V[plan.leaf_rows] = np.concatenate([columns, np.broadcast_to(plan.consts, (len(plan.consts), columns.shape[1]))])
+    k = columns.shape[0]
+    V[plan.leaf_rows[:k]] = columns
+    V[plan.leaf_rows[k:]] = plan.consts  # (constants, 1): the same in every column
     if len(plan.params):
         V[plan.param_rows] = pvals[plan.params, None]
     saved: list[Any] = []
@@ -288,10 +385,15 @@ def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndar
 
 
 def _dense_forward(d: Dense, V: np.ndarray, pvals: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
-    """``Z = W X + b`` into the sums' rows, ``phi(Z)`` into the gates'; saves (W, X, phi'(Z))."""
-    W = pvals[d.weights]
-    X = V[d.inputs]
+    """``Z = W X + b`` into the sums' rows, ``phi(Z)`` into the gates'; saves (W, X, phi'(Z)).
+
+    Parameter inputs: X is one column (k x 1), the same for every sample; Z broadcasts over them.
+    """
+    W = pvals[d.weights] if d.w_span is None else pvals[d.w_span].reshape(d.weights.shape)
+    X = pvals[d.inputs, None] if d.x_params else V[d.inputs]
     Z = W @ X
+    if d.x_params and d.bias is not None and not d.bias_param:
+        Z = np.broadcast_to(Z, (Z.shape[0], V.shape[1])).copy()
     if d.bias is not None:
         Z += pvals[d.bias][:, None] if d.bias_param else V[d.bias]
     if d.gate is None:
@@ -309,8 +411,8 @@ def _dense_forward(d: Dense, V: np.ndarray, pvals: np.ndarray) -> tuple[np.ndarr
 def backprop_fused(plan: FusedPlan, saved: Sequence[Any], G: np.ndarray, n_params: int) -> np.ndarray:
     """Backward, steps in reverse, into ``G`` (slots x samples); returns every parameter's gradient.
 
-    One entry per parameter, summed over the samples: the layers' ``dW`` and
-    ``db`` plus what the grouped ops left in the parameters' rows of ``G``.
+    One entry per parameter (in ``p.params`` order), summed over the samples: the
+    layers' ``dW`` and ``db`` plus what the grouped ops left in the parameters' rows of ``G``.
     """
     gp = np.zeros(n_params)
     with np.errstate(all="ignore"):
@@ -321,18 +423,20 @@ def backprop_fused(plan: FusedPlan, saved: Sequence[Any], G: np.ndarray, n_param
                 _dense_backward(step, s, G, gp)  # type: ignore[arg-type]
     if len(plan.params):  # only the parameters read from V have a row of G to sum
         gp[plan.params] += G[plan.param_rows].sum(axis=1)
-    return gp
+    return gp[plan.at]
 
 
 def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.ndarray, gp: np.ndarray) -> None:
-    """``dZ = phi'(Z) dA``; ``dW = dZ Xᵀ``, ``db = Σ dZ`` into ``gp``; ``dX = Wᵀ dZ`` into ``G``."""
+    """``dZ = phi'(Z) dA``; ``dW = dZ Xᵀ``, ``db = Σ dZ`` into ``gp``; ``dX = Wᵀ dZ`` into ``G``.
+
+    Parameter inputs (one column X for every sample): ``dW = (Σ dZ) Xᵀ``, ``dX = Wᵀ Σ dZ`` into ``gp``.
+    """
     W, X, local = saved
     dZ = G[d.outs] if d.gate is None else local * G[d.gate_outs]  # the gate is the sums' one reader
-    dW = dZ @ X.T
-    if d.unique_w:
-        gp[d.weights] += dW
-    else:
-        np.add.at(gp, d.weights, dW)
+    if d.x_params:
+        _param_input_backward(d, W, X, dZ, G, gp)
+        return
+    _weights_grad(d, gp, dZ @ X.T)
     if d.bias is not None:
         db = dZ.sum(axis=1) if d.bias_param else dZ
         target = gp if d.bias_param else G
@@ -345,6 +449,32 @@ def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.n
         G[d.inputs] += dX
     else:
         np.add.at(G, d.inputs, dX)
+
+
+def _param_input_backward(d: Dense, W: np.ndarray, X: np.ndarray, dZ: np.ndarray, G: np.ndarray,
+                          gp: np.ndarray) -> None:
+    """A layer whose inputs are parameters: every gradient lands in ``gp`` (a bias slot's in ``G``)."""
+    dz = dZ.sum(axis=1, keepdims=True)  # X is the same column for every sample
+    _weights_grad(d, gp, dz @ X.T)
+    if d.bias is not None:
+        _into(gp if d.bias_param else G, d.bias, dz[:, 0] if d.bias_param else dZ, d.unique_b)
+    _into(gp, d.inputs, (W.T @ dz)[:, 0], d.unique_x)
+
+
+def _weights_grad(d: Dense, gp: np.ndarray, dW: np.ndarray) -> None:
+    """``dW`` into the weights' entries of ``gp`` (one run of it: a view)."""
+    if d.w_span is not None:
+        gp[d.w_span] += dW.ravel()
+    else:
+        _into(gp, d.weights, dW, d.unique_w)
+
+
+def _into(target: np.ndarray, index: np.ndarray, values: np.ndarray, unique: bool) -> None:
+    """``target[index] += values``, an index that repeats getting every one of its values."""
+    if unique:
+        target[index] += values
+    else:
+        np.add.at(target, index, values)
 
 
 # ---------------------------------------------------------------- the view
@@ -363,9 +493,12 @@ def fusion_text(p: Program, plan: FusedPlan, title: str, n: int | None = None) -
         m, k = d.weights.shape
         bias = "" if d.bias is None else " + bias"
         gate = "" if d.gate is None else f", then {d.gate.name}"
+        # parameter inputs: the same column for every sample, one product per batch
+        product = f"(1×{k}) @ ({k}×{m}) product of parameters, once per batch" if d.x_params else \
+            f"({rows}×{k}) @ ({k}×{m}) product"
         lines.append(
             f"  layer {i}: {m} neuron{'s' if m != 1 else ''} × {k} input{'s' if k != 1 else ''} → "
-            f"one ({rows}×{k}) @ ({k}×{m}) product{bias}{gate}"
+            f"one {product}{bias}{gate}"
         )
         lines.append(f"    inputs {_span(names, d.inputs)}; sums {_span(names, d.outs)}"
                      + ("" if d.gate_outs is None else f"; {d.gate.name} {_span(names, d.gate_outs)}"))  # type: ignore[union-attr]
