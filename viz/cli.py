@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Write the step-through page (one HTML file) for an expression, "
                                    "e.g. tracegrad step \"x*w + b\" --values x=2,w=-3,b=1, "
                                    "or for a lecture example, e.g. tracegrad step --example 221.")
-    s.add_argument("expression", nargs="?", help=f"the expression; it may use {ALLOWED}")
+    s.add_argument("expression", nargs="?", help=f"the expression, quoted; it may use {ALLOWED}. "
+                   "Put -- before one that starts with a minus: tracegrad step --values x=2 -- \"-x*x\"")
     s.add_argument("--values", default="", help="a value for every name, e.g. x=2,w=-3,b=1")
     s.add_argument("--example", choices=sorted(EXAMPLES), help="a lecture example instead of an expression: "
                    + "; ".join(f"{k}: {what}" for k, (what, _) in sorted(EXAMPLES.items())))
