@@ -1,4 +1,4 @@
-"""``python -m tracegrad.viz demo [--out DIR]``: the same as the ``tracegrad`` command."""
+"""python -m tracegrad.viz demo|step ...: the same as the tracegrad command (see viz.cli)."""
 
 from .cli import main
 

@@ -1,8 +1,10 @@
-"""``tracegrad demo [--out DIR]``: train the moons MLP, then draw everything tracegrad can draw.
+"""tracegrad: draw backprop, and step through it gate by gate in a browser.
 
-Writes graph.svg (one neuron's computation graph), flow.svg (its gradient
-flow), network.svg (the trained MLP, edges by weight), boundary.png,
-loss.png and backprop.html (the step-through page), and says how to open them.
+tracegrad demo trains the moons MLP, then writes graph.svg (one neuron's
+computation graph), flow.svg (its gradient flow), network.svg (the trained MLP,
+edges by weight), boundary.png, loss.png and backprop.html (the step-through page).
+tracegrad step "x*w + b" --values x=2,w=-3,b=1 writes the step-through page for
+your own expression; tracegrad step --example 221 for a lecture example.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .. import __version__, nn
 from ..engine import Value
+from .expression import ALLOWED, ExpressionError, ValuesError, parse_expression, parse_values
 from .graph import draw_flow, draw_graph
+from .limits import DiagramTooBigError
 from .network import draw_network
 from .plots import SLIDE_DPI, plot_decision_boundary, plot_history
 from .stepper import BackpropStepper
@@ -33,6 +37,16 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--samples", type=int, default=100, help="moons points (default: 100)")
     d.add_argument("--seed", type=int, default=1337, help="data and weight seed (default: 1337)")
     d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    s = sub.add_parser("step", help="write the backprop step-through page for an expression or an example",
+                       description="Write the step-through page (one HTML file) for an expression, "
+                                   "e.g. tracegrad step \"x*w + b\" --values x=2,w=-3,b=1, "
+                                   "or for a lecture example, e.g. tracegrad step --example 221.")
+    s.add_argument("expression", nargs="?", help=f"the expression, quoted; it may use {ALLOWED}. "
+                   "Put -- before one that starts with a minus: tracegrad step --values x=2 -- \"-x*x\"")
+    s.add_argument("--values", default="", help="a value for every name, e.g. x=2,w=-3,b=1")
+    s.add_argument("--example", choices=sorted(EXAMPLES), help="a lecture example instead of an expression: "
+                   + "; ".join(f"{k}: {what}" for k, (what, _) in sorted(EXAMPLES.items())))
+    s.add_argument("--out", default="step.html", help="the page to write (default: step.html)")
     return p
 
 
@@ -141,6 +155,42 @@ def lecture_network() -> Value:
     return named["C"]
 
 
+def classic_neuron() -> Value:
+    """The classic neuron o = tanh(x1*w1 + x2*w2 + b): x = (2, 0), w = (-3, 1), b = 6.8813735870195432, o ~ 0.7071."""
+    return parse_expression("tanh(x1*w1 + x2*w2 + b)",
+                            {"x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0, "b": 6.8813735870195432}, label="o")
+
+
+EXAMPLES: dict[str, tuple[str, Callable[[], Value]]] = {
+    "221": ("the seed 2-2-1 sigmoid network and its loss C (the lecture's hand calculation)", lecture_network),
+    "neuron": ("the classic neuron tanh(x1*w1 + x2*w2 + b)", classic_neuron),
+}
+"""Named lecture examples for ``tracegrad step --example NAME``: (what it is, the function that builds its root)."""
+
+
+def step_root(expression: str | None, values: str, example: str | None) -> Value:
+    """The root that ``tracegrad step`` steps through: an example's, or the expression's with its values.
+
+    ``ValuesError`` / ``ExpressionError`` (both ``ValueError``) name what is wrong.
+    """
+    if example is not None:
+        if expression is not None or values:
+            raise ValuesError(f"--example {example} takes no expression and no --values")
+        return EXAMPLES[example][1]()
+    if expression is None:
+        raise ValuesError("give an expression (e.g. \"x*w + b\" --values x=2,w=-3,b=1) or --example NAME")
+    root = parse_expression(expression, parse_values(values))
+    if not root.parents:
+        raise ExpressionError(f"{expression.strip()!r} is a single number or name: no gate to step through")
+    return root
+
+
+def step(out: Path, expression: str | None = None, values: str = "", example: str | None = None) -> Path:
+    """Write the step-through page for an expression (or a named example) to ``out``; return the path."""
+    root = step_root(expression, values, example)
+    return BackpropStepper(root).to_html(out)
+
+
 def out_folder_error(out: Path) -> str | None:
     """Why ``--out`` cannot be the output folder (``None``: it is one, or was just made).
 
@@ -160,8 +210,10 @@ def out_folder_error(out: Path) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tracegrad`` console script (exit 2: a bad ``--out``; 1: a failed demo)."""
+    """Entry point of the ``tracegrad`` console script (exit 2: bad arguments; 1: a failed demo)."""
     args = _parser().parse_args(argv)
+    if args.command == "step":
+        return _step_command(args)
     if args.command == "demo":
         start = time.perf_counter()
         out = Path(args.out)
@@ -177,6 +229,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(f"done in {time.perf_counter() - start:.1f} s. Open {out / 'backprop.html'} in a "
               f"browser to step through backprop; the .svg files open in any browser too.")
+    return 0
+
+
+def _step_command(args: argparse.Namespace) -> int:
+    """``tracegrad step``: exit 2 on a bad expression, values or --out, each as one line on stderr."""
+    out = Path(args.out)
+    problem = out_folder_error(out.parent) if not out.is_dir() else f"--out {out} is a folder; pass a file name"
+    if problem is None:
+        try:
+            path = step(out, args.expression, args.values, args.example)
+        except (ValueError, DiagramTooBigError) as exc:
+            problem = str(exc)
+    if problem is not None:
+        print(f"tracegrad step: {problem}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: open it in a browser to step through backprop (arrow keys)")
     return 0
 
 
