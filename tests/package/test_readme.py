@@ -65,3 +65,52 @@ def test_the_committed_figures_are_what_the_code_draws() -> None:
         assert f"notebooks/figures/{name}" in README
         committed = (ROOT / "notebooks" / "figures" / name).read_text(encoding="utf-8")
         assert make().svg() == committed, f"{name} is stale: run python notebooks/figures/make_figures.py"
+
+
+def _python_blocks() -> list[str]:
+    """The README's ```python blocks, dedented (some sit inside list items)."""
+    import re
+    import textwrap
+
+    return [textwrap.dedent(b) for b in re.findall(r"^[ \t]*```python\n(.*?)^[ \t]*```", README, flags=re.S | re.M)]
+
+
+def test_every_python_block_of_the_readme_runs_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # as a reader would paste them, one after another into one session (blocks may build on earlier ones)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    blocks = _python_blocks()
+    assert len(blocks) >= 10
+    namespace: dict[str, object] = {}
+    for i, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"README python block {i + 1}", "exec"), namespace)  # noqa: S102
+        except Exception as exc:  # name the block that broke
+            raise AssertionError(f"README python block {i + 1} fails: {type(exc).__name__}: {exc}\n{block}") from exc
+
+
+def test_the_readme_stepper_text_is_what_the_stepper_prints() -> None:
+    from tracegrad import viz
+    from tracegrad.viz.cli import lecture_network
+
+    shown = viz.BackpropStepper(lecture_network())[2].text
+    commented = "\n".join(f"  # {line}" for line in shown.splitlines())
+    assert commented in README, shown
+
+
+def test_the_readme_opening_table_is_what_the_stepper_prints() -> None:
+    from tracegrad import viz
+
+    a, b = Value(2.0, "a"), Value(-3.0, "b")
+    c = Value(10.0, "c")
+    e = a * b
+    e.label = "e"
+    d = e + c
+    d.label = "d"
+    L = d * Value(-2.0, "f")
+    L.label = "L"
+    L.backward()
+    table = viz.BackpropStepper(L).table()
+    assert "\n".join(f"# {line}".rstrip() for line in str(table).splitlines()) in README
