@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint notebooks bench clean venv fuzz
+.PHONY: demo test lint notebooks figures bench fuzz clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ lint: $(VENV)/.installed
 
 notebooks: $(VENV)/.installed
 	$(BIN)/python notebooks/execute.py
+
+figures: $(VENV)/.installed
+	$(BIN)/python notebooks/figures/make_figures.py
 
 bench: $(VENV)/.installed
 	$(PIP) install -q -e ".[bench]"

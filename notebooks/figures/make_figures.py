@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tracegrad import viz
 from tracegrad.engine import Value, grad
+from tracegrad.viz.cli import lecture_network
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,7 +26,23 @@ def tanh_second_derivative() -> viz.Diagram:
     return viz.draw_graph(d2y, show_grad=False)  # the structure: data and local gradients, no backward run
 
 
-FIGURES = {"tanh_second_derivative.svg": tanh_second_derivative}
+def lecture_flow() -> viz.Diagram:
+    """The gradient flow through the seed 2-2-1 network's loss: what flowed back along every edge."""
+    C = lecture_network()
+    C.backward()
+    return viz.draw_flow(C)
+
+
+def lecture_step() -> viz.Diagram:
+    """The stepper on the seed 2-2-1 network at step 3: o1's sigmoid gate, grads known so far filled in."""
+    return viz.BackpropStepper(lecture_network()).render(2)
+
+
+FIGURES = {
+    "tanh_second_derivative.svg": tanh_second_derivative,
+    "lecture_flow.svg": lecture_flow,
+    "lecture_step.svg": lecture_step,
+}
 
 
 def main() -> None:
