@@ -136,6 +136,22 @@ def loss_of(model: Any, params: list[Value], xs: list[list[Any]], ys: list[Any])
     return data_loss + ALPHA * sum_values([p * p for p in params])
 
 
+def batched_replay_step(params: list[Value], Xa: np.ndarray, ya: np.ndarray, sample: Any,
+                        penalty: Any = None) -> Any:
+    """One SGD step: ``sample`` replayed over the batch (mean), plus the ``penalty`` program if given."""
+
+    def step() -> float:
+        out = sample.batch(Xa, ya, reduce="mean") + (penalty() if penalty is not None else 0.0)
+        engine.zero_grad(params)
+        sample.backward()
+        if penalty is not None:
+            penalty.backward()
+        sgd(params)
+        return out
+
+    return step
+
+
 def sgd(params: list[Value]) -> None:
     for p in params:
         p.data -= LR * p.grad
@@ -190,34 +206,15 @@ def main() -> None:
 
     Xa, ya = np.array(X), np.array(y)  # as the floor: the data as arrays once, before the steps
 
-    def batched_step() -> float:
-        out = sample.batch(Xa, ya, reduce="mean") + penalty()
-        engine.zero_grad(params)
-        sample.backward()
-        penalty.backward()
-        sgd(params)
-        return out
-
+    batched_step = batched_replay_step(params, Xa, ya, sample, penalty)
     one = trace(lambda x, t: (1 + -t * model(x)).relu() + ALPHA * sum_values([p * p for p in params]),
                 X[0], y[0], params=params)
 
-    def one_program_step() -> float:
-        out = one.batch(Xa, ya, reduce="mean")
-        engine.zero_grad(params)
-        one.backward()
-        sgd(params)
-        return out
-
+    one_program_step = batched_replay_step(params, Xa, ya, one)
     floor = numpy_step(X, y, numpy_weights(params))
     grouped = trace(lambda x, t: (1 + -t * model(x)).relu(), X[0], y[0], params=params, fuse=False)
 
-    def grouped_step() -> float:
-        out = grouped.batch(Xa, ya, reduce="mean") + penalty()
-        engine.zero_grad(params)
-        grouped.backward()
-        penalty.backward()
-        sgd(params)
-        return out
+    grouped_step = batched_replay_step(params, Xa, ya, grouped, penalty)
 
     # side by side, round-robin: the floor, the compiled and the grouped batched replays
     side = interleaved({"numpy by hand, float64 (the floor)": floor,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .backward import backprop, local_times_upstream, topological_order
-from .tensor import Tensor
+from .tensor import Tensor, tensor_vjp
 from .value import VALUE, Value
 
 
@@ -115,11 +115,6 @@ def _as_node(g: Any) -> Value:
 # ---------------------------------------------------------------- tensors
 
 
-def _tensor_downstream(node: Tensor, upstream: Tensor) -> Any:
-    """The gate's vector-Jacobian rule run on Tensors (``upstream`` a Tensor: the rule makes nodes)."""
-    return node.vjp(node, upstream)  # type: ignore[misc]
-
-
 def _tensor_grads(output: Tensor, xs: list[Any], create_graph: bool) -> list[Tensor]:
     _check_kinds(xs, Tensor, "Tensor")
     if output.data.size != 1:
@@ -128,10 +123,8 @@ def _tensor_grads(output: Tensor, xs: list[Any], create_graph: bool) -> list[Ten
     if not output.requires_grad:
         raise ValueError("grad: the output does not require grad (no input with requires_grad=True reaches it)")
     ones = np.ones_like(output.data)
-    if create_graph:
-        grads = backprop(output, Tensor(ones), _tensor_downstream)
-    else:
-        grads = backprop(output, ones, lambda node, g: node.vjp(node, g))
+    # the gate's vector-Jacobian rule; a Tensor upstream makes it build nodes (create_graph)
+    grads = backprop(output, Tensor(ones) if create_graph else ones, tensor_vjp)
     out = []
     for x in xs:
         g = grads.get(id(x))

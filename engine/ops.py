@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from numbers import Real
 from typing import Any
 
 from .backends import ARRAY, FLOAT, SYMBOL, Sym, sym
@@ -197,7 +198,7 @@ def method_for(op: Op, make: Callable[[Op, Any], Any]) -> Callable[..., Any]:
     else:
 
         def method(self: Any, arg: Any = op.default) -> Any:
-            if isinstance(arg, bool) or not isinstance(arg, (int, float)) and not hasattr(arg, "__float__"):
+            if isinstance(arg, bool) or not isinstance(arg, Real):
                 raise TypeError(f"{op.method} {op.const} must be a number, got {type(arg).__name__}")
             return make(op.bind(float(arg)), self)
 

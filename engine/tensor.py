@@ -406,7 +406,7 @@ def _vjp_elementwise(node: Tensor, g: np.ndarray) -> tuple[Any, ...]:
 # ---------------------------------------------------------------- backward
 
 
-def _vjp(node: Tensor, upstream: np.ndarray) -> tuple[Any, ...]:
+def tensor_vjp(node: Tensor, upstream: Any) -> tuple[Any, ...]:
     """A Tensor node's downstream contributions: its gate's vector-Jacobian rule."""
     return node.vjp(node, upstream)  # type: ignore[misc]
 
@@ -448,7 +448,7 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
     if anomaly and not np.isfinite(seed).all():
         raise FloatingPointError("detect_anomaly: the seed gradient holds NaN or inf")
     order = topological_order(root)
-    grads = backprop(root, seed, _vjp, order=order, on_edge=_check_edge if anomaly else None)
+    grads = backprop(root, seed, tensor_vjp, order=order, on_edge=_check_edge if anomaly else None)
     interior = [(n, grads[id(n)]) for n in order if n.parents and id(n) in grads]
     leaves = [(n, grads[id(n)]) for n in order if not n.parents and n.requires_grad and id(n) in grads]
     if anomaly:

@@ -258,17 +258,10 @@ def _vjp_max(node: Tensor, g: np.ndarray) -> tuple[Any]:
     X = node.parents[0].data
     if not keepdims:
         g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(X.shape)))
+    mask = _max_mask(X, axes)
     if type(g) is Tensor:  # the router as a node: upstream times a constant one-hot mask
-        return (g * _max_mask(X, axes),)
-    k = len(axes)
-    ends = tuple(range(X.ndim - k, X.ndim))
-    moved = np.moveaxis(X, axes, ends)
-    flat = moved.reshape(moved.shape[: X.ndim - k] + (-1,))
-    idx = flat.argmax(axis=-1)[..., None]
-    gm = np.moveaxis(g, axes, ends).reshape(idx.shape)
-    out = np.zeros(flat.shape, dtype=np.result_type(X, g))
-    np.put_along_axis(out, idx, gm, axis=-1)
-    return (np.moveaxis(out.reshape(moved.shape), ends, axes),)
+        return (g * mask,)
+    return (np.where(mask != 0, g, 0.0).astype(np.result_type(X, g), copy=False),)  # upstream to the winner only
 
 
 def _max_mask(X: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:

@@ -403,13 +403,9 @@ def sum_values(values: Any, start: float = 0.0) -> Value:
     return _apply(ops.SUM, parents)
 
 
-def _make_unary(op: Op, x: Value) -> Value:
-    return _unary(op, x)
-
-
 for _op in list(ops.OPS.values()):
     if _op.method and _op.arity == 1:
-        setattr(Value, _op.method, ops.method_for(_op, _make_unary))
+        setattr(Value, _op.method, ops.method_for(_op, _unary))
 
 
 # ---------------------------------------------------------------- backward

@@ -131,8 +131,7 @@ def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str) -> None:
                 drawn.add(grp)
                 _draw_group(g, scene.group_boxes[grp])
             continue
-        fields = stacked_label(box.fields, rankdir) if getattr(style, "stack_fields", True) else \
-            record_label(tuple(box.fields), rankdir)
+        fields = stacked_label(box.fields, rankdir) if style.stack_fields else record_label(tuple(box.fields), rankdir)
         g.node(f"n{i}", fields, id=f"n{i}", shape="record",
                style="filled", fillcolor=box.fill, tooltip=tooltip_text(box.tooltip),
                **{"class": box.cls})

@@ -82,6 +82,8 @@ class Style:
     name: ClassVar[str] = "graph"
     trace_name: ClassVar[str] = "trace"
     fresh_grads: ClassVar[bool] = False
+    stack_fields: bool = True  # value boxes stack label / data / grad; the stepper keeps one row (a wide
+    # strip its page scrolls along, starting at the root end)
 
     @property
     def shows_grad(self) -> bool:
@@ -117,8 +119,6 @@ class GraphStyle(Style):
     show_grad: bool = True
     show_local: bool = True
     show_legend: bool = False  # draw_graph turns it on; the stepper's frames have their own legend
-    stack_fields: bool = True  # label / data / grad one above the other; the stepper keeps one row (a wide strip
-    # that its page scrolls along, starting at the root end)
 
     @property
     def shows_grad(self) -> bool:
