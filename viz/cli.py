@@ -162,7 +162,7 @@ def classic_neuron() -> Value:
 
 
 EXAMPLES: dict[str, tuple[str, Callable[[], Value]]] = {
-    "221": ("the seed 2-2-1 sigmoid network and its loss C (the lecture's hand calculation)", lecture_network),
+    "221": ("the lecture's 2-2-1 sigmoid network and its loss C (the lecture's hand calculation)", lecture_network),
     "neuron": ("the classic neuron tanh(x1*w1 + x2*w2 + b)", classic_neuron),
 }
 """Named lecture examples for ``tracegrad step --example NAME``: (what it is, the function that builds its root)."""
