@@ -46,7 +46,7 @@ UNARY = ["tanh", "sigmoid", "relu", "leaky", "abs", "neg", "square", "cube", "ex
 BINARY = ["add", "sub", "mul", "div_pos", "maximum", "minimum", "pow_pos"]
 
 
-def _backend_ops(lib: str) -> dict[str, Callable[..., Any]]:
+def backend_ops(lib: str) -> dict[str, Callable[..., Any]]:
     if lib == "tg":
         return {
             "tanh": lambda a: a.tanh(), "sigmoid": lambda a: a.sigmoid(), "relu": lambda a: a.relu(),
@@ -82,7 +82,7 @@ def _backend_ops(lib: str) -> dict[str, Callable[..., Any]]:
     }
 
 
-def _run(recipe: list[tuple[str, tuple[int, ...]]], inputs: list[Any], ops: dict[str, Callable[..., Any]]) -> Any:
+def run_recipe(recipe: list[tuple[str, tuple[int, ...]]], inputs: list[Any], ops: dict[str, Callable[..., Any]]) -> Any:
     """Apply the recipe; the result is the sum of every intermediate (so every input fans out)."""
     stack = list(inputs)
     for name, where in recipe:
@@ -109,11 +109,11 @@ def expressions(draw: st.DrawFn) -> tuple[list[np.ndarray], list[tuple[str, tupl
     return inputs, steps
 
 
-def _no_kinks(inputs: list[np.ndarray], recipe: list[tuple[str, tuple[int, ...]]]) -> bool:
+def no_kinks(inputs: list[np.ndarray], recipe: list[tuple[str, tuple[int, ...]]]) -> bool:
     """Skip draws that sit on a kink (relu/abs at 0, ties in max/min): references differ there by convention."""
     with np.errstate(all="ignore"):
         stack: list[Tensor] = [Tensor(x) for x in inputs]
-        ops = _backend_ops("tg")
+        ops = backend_ops("tg")
         for name, where in recipe:
             args = [stack[i % len(stack)] for i in where]
             if name in ("relu", "leaky", "abs") and np.any(np.abs(args[0].data) < 1e-9):
@@ -128,26 +128,26 @@ def _no_kinks(inputs: list[np.ndarray], recipe: list[tuple[str, tuple[int, ...]]
 @given(expressions())
 def test_random_broadcast_expressions_match_torch_and_autograd(case: Any) -> None:
     inputs, recipe = case
-    if not _no_kinks(inputs, recipe):
+    if not no_kinks(inputs, recipe):
         return
     grad = _autograd().grad
     leaves = [Tensor(x.copy(), requires_grad=True) for x in inputs]
-    out = _run(recipe, leaves, _backend_ops("tg"))
+    out = run_recipe(recipe, leaves, backend_ops("tg"))
     out.backward()
 
     if torch is not None or IN_CI:
         _torch()
         t_leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
-        t_out = _run(recipe, t_leaves, _backend_ops("torch"))
+        t_out = run_recipe(recipe, t_leaves, backend_ops("torch"))
         t_out.backward()
         assert out.item() == pytest.approx(t_out.item(), rel=RTOL, abs=ATOL)
         for leaf, t_leaf in zip(leaves, t_leaves):
             np.testing.assert_allclose(leaf.grad, t_leaf.grad.numpy(), rtol=RTOL, atol=ATOL)
 
-    a_ops = _backend_ops("autograd")
-    a_value = _run(recipe, inputs, a_ops)
+    a_ops = backend_ops("autograd")
+    a_value = run_recipe(recipe, inputs, a_ops)
     assert out.item() == pytest.approx(float(a_value), rel=RTOL, abs=ATOL)
-    a_grads = grad(lambda *xs: _run(recipe, list(xs), a_ops), list(range(len(inputs))))(*inputs)
+    a_grads = grad(lambda *xs: run_recipe(recipe, list(xs), a_ops), list(range(len(inputs))))(*inputs)
     for leaf, g in zip(leaves, a_grads):
         np.testing.assert_allclose(leaf.grad, np.broadcast_to(g, leaf.shape), rtol=RTOL, atol=ATOL)
 
@@ -156,10 +156,10 @@ def test_random_broadcast_expressions_match_torch_and_autograd(case: Any) -> Non
 @given(expressions())
 def test_random_expressions_pass_gradcheck(case: Any) -> None:
     inputs, recipe = case
-    if not _no_kinks(inputs, recipe):
+    if not no_kinks(inputs, recipe):
         return
     # rtol 1e-4: chained powers reach values where central differences lose five digits
-    engine.gradcheck(lambda *xs: _run(recipe, list(xs), _backend_ops("tg")), inputs, rtol=1e-4, atol=1e-6)
+    engine.gradcheck(lambda *xs: run_recipe(recipe, list(xs), backend_ops("tg")), inputs, rtol=1e-4, atol=1e-6)
 
 
 # ---------------------------------------------------------------- the matrix gates

@@ -12,10 +12,7 @@ import time
 import numpy as np
 from tracegrad.engine import Tensor
 
-from tests.engine.test_tensor_reference import ATOL, BINARY, RTOL, UNARY
-from tests.engine.test_tensor_reference import _backend_ops as backend_ops
-from tests.engine.test_tensor_reference import _no_kinks as no_kinks
-from tests.engine.test_tensor_reference import _run as run_recipe
+from tests.engine.test_tensor_reference import ATOL, BINARY, RTOL, UNARY, backend_ops, no_kinks, run_recipe
 from tests.fuzz.budget import Report
 
 Recipe = list[tuple[str, tuple[int, ...]]]
