@@ -25,7 +25,17 @@ from ..engine import Tensor, Trace, Value, backward_schedule
 from .core import check_layout
 from .dot import Diagram
 from .limits import DiagramTooBigError
-from .stepmath import formula_html, name_html, number_html, partial_html, prose_html
+from .stepmath import (
+    SLOTS,
+    formula_mathml,
+    mathml,
+    mo,
+    name_mathml,
+    number_mathml,
+    partial_mathml,
+    prose_html,
+    slot,
+)
 from .style import DONE_FILL, GraphStyle
 from .text import fmt
 from .value_graph import Marks, draw_values
@@ -37,6 +47,14 @@ STEP_STYLE = GraphStyle(show_grad=False, show_local=True, stack_fields=False)
 # in draw_flow.  Done is green (style.DONE_FILL), partial cream, pending white.
 STEP_CURRENT_FILL = "#e4d7f5"  # pale lavender
 STEP_CURRENT_EDGE = "#6a3d9a"  # purple (ColorBrewer Paired), 8.6:1 on white
+# the widget's step text: the page's sizes for the maths (readable on a projector)
+WIDGET_STYLE = ("<style>.tg-widget{font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222}"
+                ".tg-widget .tg-head{font-weight:bold;color:#444}"
+                ".tg-widget .tg-eq math{font-size:21px;margin:0.1em 0}"
+                ".tg-widget .tg-eq msub>:nth-child(2),.tg-widget .tg-eq msup>:nth-child(2),"
+                ".tg-widget .tg-eq msubsup>:nth-child(n+2){font-size:max(14px,0.72em)}"
+                ".tg-widget .tg-sep,.tg-widget .tg-sum{font-size:16px;color:#444}"
+                ".tg-widget .tg-note{font-size:13px;color:#555}</style>")
 
 # ---------------------------------------------------------------- the op table's rules as text
 
@@ -53,6 +71,36 @@ def local_expressions(op: Any, parents: list[str], out: str) -> tuple[str, ...]:
     if len(texts) != len(parents):
         return tuple(f"d{out}/d{p}" for p in parents)
     return tuple(_factor(t) for t in texts)
+
+
+def local_mathml(op: Any, parents: list[str], out: str) -> tuple[str, ...]:
+    """Each input's local gradient as MathML: ``o₁·(1 − o₁)`` for ``o1 = σ(z3)``.
+
+    The rule is read with stand-ins for the names (:func:`stepmath.slot`), so
+    a label with any characters in it stays one name; bracketed as in
+    :func:`local_expressions`.  An op without a symbolic rule reads ∂out/∂p.
+    """
+    if len(parents) < SLOTS:
+        names = {slot(0): name_mathml(out)}
+        names.update((slot(k + 1), name_mathml(p)) for k, p in enumerate(parents))
+        texts = op.local_text([slot(k + 1) for k in range(len(parents))], slot(0))
+        if len(texts) == len(parents):
+            return tuple(formula_mathml(_factor(t), names) for t in texts)
+    return tuple(partial_mathml(out, p) for p in parents)
+
+
+def forward_mathml(op: Any, parents: list[str]) -> str:
+    """How a node is made, as MathML: ``w₅ × h₁``, ``σ(z₃)``; ``parents`` are ready MathML."""
+    if len(parents) >= SLOTS:
+        return formula_mathml(op.forward_text(["…"]))
+    names = {slot(k): p for k, p in enumerate(parents)}
+    return formula_mathml(op.forward_text([slot(k) for k in range(len(parents))]), names)
+
+
+def value_mathml(x: float) -> str:
+    """A value inside a formula: ``0.55``; a negative one bracketed, (−0.3)."""
+    n = number_mathml(fmt(x))
+    return f"<mrow>{mo('(')}{n}{mo(')')}</mrow>" if x < 0 else n
 
 
 def _factor(text: str) -> str:
@@ -350,37 +398,48 @@ class BackpropStepper:
         return [j for j, node in enumerate(self.graph.order) if node.parents]
 
     def forward_html(self, k: int) -> str:
-        """Forward step ``k`` as maths: ``mul₆ = w₅ × h₁ = 0.55 × 0.6154 = 0.3385``."""
+        """Forward step ``k`` as maths (MathML): ``mul₆ = w₅ × h₁ = 0.55 × 0.6154 = 0.3385``."""
         order = self.forward_order()
         j = order[k]
         gi = self.graph
         node = gi.order[j]
-        names = [gi.name(p) for p in node.parents]
-        values = [f"({fmt(p.data)})" if p.data < 0 else fmt(p.data) for p in node.parents]
-        eq = (f"{name_html(gi.names[j])} = {formula_html(node.op.forward_text(names))} = "
-              f"{formula_html(node.op.forward_text(values))} = {number_html(fmt(node.data))}")
+        names = [name_mathml(gi.name(p)) for p in node.parents]
+        values = [value_mathml(p.data) for p in node.parents]
+        eq = mathml(name_mathml(gi.names[j]), mo("="), forward_mathml(node.op, names), mo("="),
+                  forward_mathml(node.op, values), mo("="), number_mathml(fmt(node.data)))
         return (f'<div class="tg-head">forward step {k + 1} of {len(order)} · '
                 f"{html.escape(gate_title(node.op))}</div>"
                 f'<div class="tg-eq">{eq}</div>')
 
     def step_html(self, i: int) -> str:
-        """Backward step ``i`` as maths: ``∂C/∂z₃ += o₁·(1 − o₁) × ∂C/∂o₁ = …``."""
+        """Backward step ``i`` as maths (MathML): ``∂C/∂z₃ = o₁·(1 − o₁) · ∂C/∂o₁ = …``.
+
+        An input with one consumer gets its whole gradient here (``=``); one
+        that feeds several gates accumulates it (``+=``, and the sum so far).
+        """
         s = self[i]
         gi = self.graph
         root = gi.names[-1]
-        node = gi.order[int(s.node_id[1:])]
-        names = [gi.name(p) for p in node.parents]
-        d_out = partial_html(root, s.node)
+        j = int(s.node_id[1:])
+        node = gi.order[j]
+        parents = [gi.name(p) for p in node.parents]
+        locals_ = local_mathml(node.op, parents, s.node)
+        d_out = partial_mathml(root, s.node)
+        made = mathml(name_mathml(s.node), mo("="),
+                    forward_mathml(node.op, [name_mathml(p) for p in parents]), mo("="),
+                    number_mathml(fmt(node.data)))
+        upstream = mathml(d_out, mo("="), number_mathml(fmt(s.upstream)))
         lines = [f'<div class="tg-head">backward step {s.index + 1} of {len(self.steps)} · '
                  f"{html.escape(gate_title(node.op))}</div>",
-                 f'<div class="tg-eq">{name_html(s.node)} = {formula_html(node.op.forward_text(names))}'
-                 f" = {number_html(fmt(node.data))}, upstream {d_out} = {number_html(fmt(s.upstream))}</div>"]
+                 f'<div class="tg-eq">{made}<span class="tg-sep">, upstream</span> {upstream}</div>']
         for e in s.edges:
-            eq = (f"{partial_html(root, e.input)} += {formula_html(e.expression)} × {d_out} = "
-                  f"{number_html(fmt(e.local))} × {number_html(fmt(s.upstream))} = "
-                  f"{number_html(fmt(e.contribution))}")
+            k = int(e.edge_id.split("_")[1])
+            accumulates = len(gi.consumers[gi.of(node.parents[k])]) > 1
+            eq = mathml(partial_mathml(root, e.input), mo("+=" if accumulates else "="), locals_[k],
+                      mo("·"), d_out, mo("="), number_mathml(fmt(e.local)), mo("×"),
+                      number_mathml(fmt(s.upstream)), mo("="), number_mathml(fmt(e.contribution)))
             if e.accumulated != e.contribution:
-                eq += f" (now {number_html(fmt(e.accumulated))} in all)"
+                eq += f' <span class="tg-sum">(now {mathml(number_mathml(fmt(e.accumulated)))} in all)</span>'
             lines.append(f'<div class="tg-eq">{eq}</div>')
         lines.append(f'<div class="tg-note">{prose_html(node.op.explain)}</div>')
         return "".join(lines)
@@ -484,7 +543,7 @@ class BackpropStepper:
 
         def show(i: int) -> None:
             picture.value = self.svg(i)
-            text.value = f"<pre>{html.escape(self.steps[i].text)}</pre>"
+            text.value = f'<div class="tg-widget">{WIDGET_STYLE}{self.step_html(i)}</div>'
 
         slider.observe(lambda change: show(change["new"]), names="value")
         prev.on_click(lambda _: setattr(slider, "value", max(0, slider.value - 1)))

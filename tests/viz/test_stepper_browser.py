@@ -168,16 +168,33 @@ def test_fit_to_width_keeps_graph_text_at_least_12px(lecture_page: Any) -> None:
     assert pg.evaluate(SMALLEST_GRAPH_TEXT) > 12.5
 
 
-def test_formulas_are_maths_not_code(lecture_page: Any) -> None:
+# every <math> of the shown step: its text, its rendered size, and what is inside it
+SHOWN_MATHS = """sel => Array.from(document.querySelectorAll(sel + ' math')).map(m => {
+    const b = m.getBoundingClientRect();
+    const subs = Array.from(m.querySelectorAll('msub, msubsup')).map(
+        s => [s.children[0].textContent, s.children[1].textContent,
+              parseFloat(getComputedStyle(s.children[1]).fontSize)]);
+    return {text: m.textContent, width: b.width, height: b.height, display: getComputedStyle(m).display,
+            fracs: m.querySelectorAll('mfrac').length, subs: subs};
+})"""
+
+
+def test_formulas_are_mathml_rendered_by_the_browser(lecture_page: Any) -> None:
     pg = lecture_page
     for _ in range(2):  # step 3: the sigmoid gate o1 = σ(z3)
         pg.keyboard.press("ArrowRight")
-    shown = pg.locator(".tg-step.tg-shown")
-    text = shown.inner_text()
-    assert "∂C/∂z" in text and "·(1 − o" in text and "×" in text
-    for code in (".data", "*", "^", ".grad", " x "):
-        assert code not in text
-    assert shown.locator("sub").count() >= 4  # o₁, z₃ as subscripts
+    maths = pg.evaluate(SHOWN_MATHS, ".tg-step.tg-shown")
+    assert len(maths) == 3  # o1 = σ(z3) = …; upstream ∂C/∂o1 = …; ∂C/∂z3 = o1·(1 − o1) · ∂C/∂o1 = …
+    for m in maths:
+        assert m["width"] > 20 and m["height"] > 15, m  # laid out as maths, not an unknown tag
+        assert m["display"] in ("math", "inline math", "inline-math"), m["display"]
+        for code in (".data", "*", "^", ".grad", " x "):
+            assert code not in m["text"]
+    last = maths[-1]
+    assert last["text"].startswith("∂C∂z3=o1·(1−o1)·∂C∂o1=0.2288×−0.7086=−0.1621")
+    assert last["fracs"] == 2  # ∂C/∂z3 and ∂C/∂o1 as fractions
+    assert ["z", "3"] in [s[:2] for s in last["subs"]] and ["o", "1"] in [s[:2] for s in last["subs"]]
+    assert min(s[2] for s in last["subs"]) >= 14 - 0.01  # subscripts readable on a projector
 
 
 def test_current_is_purple_not_the_red_of_a_positive_gradient(lecture_page: Any) -> None:
@@ -227,7 +244,9 @@ def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browse
         steps = pg.locator(".tg-backward-steps .tg-step")
         assert steps.count() == 14 and steps.first.is_visible()
         assert steps.first.inner_text().startswith("backward step 1 of 14")
-        assert "∂C/∂sub" in steps.first.inner_text()
+        maths = pg.evaluate(SHOWN_MATHS, ".tg-backward-steps .tg-step:first-child")
+        assert maths and all(m["width"] > 20 and m["height"] > 15 for m in maths)  # MathML, no script
+        assert maths[-1]["text"].startswith("∂C∂sub1=2·sub11·∂C∂C=0.7086×1.0=0.7086")
         assert pg.locator(".tg-svg svg").is_visible()
         current = pg.eval_on_selector_all(".tg-svg g.node.tg-current", "gs => gs.map(g => g.id)")
         assert sorted(current) == sorted([st[0].node_id, "op" + st[0].node_id[1:]])
