@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +25,7 @@ from typing import Any
 from ..engine import Tensor, Trace, Value, backward_schedule
 from .core import check_layout
 from .dot import Diagram
+from .frames import apng, gif, pillow, same_size, write_file
 from .limits import DiagramTooBigError
 from .stepmath import (
     SLOTS,
@@ -247,6 +249,7 @@ class BackpropStepper:
         self.steps: list[StepInfo] = [self._describe(s) for s in self._schedule]
         self._events = self._grad_events()
         self._svg_cache: dict[int, str] = {}
+        self._widths: dict[str, float] | None = None
 
     # ------------------------------------------------------------ the steps
     def _describe(self, step: Any) -> StepInfo:
@@ -364,12 +367,8 @@ class BackpropStepper:
         return BackwardTable(self.steps)
 
     # ------------------------------------------------------------ the page
-    def _page_svg(self) -> str:
-        """The graph as it stands at step 1 (so the page shows it without JavaScript).
-
-        Laid out with each box's longest grad text (the page's script rewrites
-        them step by step), then the texts set back to step 1's.
-        """
+    def _widest(self) -> Diagram:
+        """The graph at step 1, each box laid out with the longest grad text it ever shows."""
         final = flow_final(self)
         if not self.steps:
             marks = Marks(grad_text=lambda j: fmt(final[j]))
@@ -378,9 +377,16 @@ class BackpropStepper:
             marks = Marks(grad_text=lambda j: max(self._grad_texts(j), key=len),
                           node_class=step1.node_class, node_fill=step1.node_fill,
                           edge_attrs=step1.edge_attrs)
-        g = draw_values(self.graph, STEP_STYLE, grads=final, marks=marks, rankdir=self.rankdir,
-                        max_nodes=self.max_nodes, name="backprop")
-        svg = g.pipe(format="svg", encoding="utf-8")
+        return draw_values(self.graph, STEP_STYLE, grads=final, marks=marks, rankdir=self.rankdir,
+                           max_nodes=self.max_nodes, name="backprop")
+
+    def _page_svg(self) -> str:
+        """The graph as it stands at step 1 (so the page shows it without JavaScript).
+
+        Laid out with each box's longest grad text (the page's script rewrites
+        them step by step), then the texts set back to step 1's.
+        """
+        svg = self._widest().pipe(format="svg", encoding="utf-8")
         svg = svg[max(svg.find("<svg"), 0):]
         if self.steps:
             first = self._marks(0).grad_text
@@ -388,6 +394,91 @@ class BackpropStepper:
             for j in range(len(self.graph.order)):
                 svg = _set_grad_text(svg, f"n{j}", str(first(j)))
         return svg
+
+    def _box_widths(self) -> dict[str, float]:
+        """Each value box's width (inches) with its longest grad text: pinned in every frame."""
+        if self._widths is None:
+            self._widths = box_widths(self._widest().pipe(format="svg", encoding="utf-8"))
+        return self._widths
+
+    def frame(self, i: int) -> Diagram:
+        """``render(i)`` with every box as wide as its longest grad text makes it, so all
+        frames share one layout (nothing jumps between steps in an animation)."""
+        g = self.render(i)
+        for node_id, width in self._box_widths().items():
+            g.node(node_id, width=f"{width:.4f}")
+        return g
+
+    def frame_pngs(self, *, scale: float = 1.0) -> list[bytes]:
+        """Every backward step's frame as PNG (``scale`` × 96 dpi), all of one pixel size
+        (padded with white, right and bottom, should layouts ever differ)."""
+        return same_size([self.frame(i).png(scale=scale) for i in range(len(self._nonempty()))])
+
+    def _nonempty(self) -> list[StepInfo]:
+        if not self.steps:
+            raise ValueError(f"nothing to draw: the root {self.graph.names[-1]!r} is a leaf, so its "
+                             "backward pass has no steps")
+        return self.steps
+
+    def save_frames(self, folder: str | os.PathLike[str], *, scale: float = 1.0,
+                    prefix: str = "frame_") -> list[Path]:
+        """One PNG per backward step in ``folder``: ``frame_001.png`` (step 1), ``frame_002.png``, …
+
+        All of one pixel size, at ``scale`` × 96 dpi (``scale=2`` for slides).
+        Every frame is drawn before any file is written, and each file is
+        written whole or not at all.  Returns the paths, in step order.
+        """
+        out = Path(folder)
+        if not out.exists():
+            raise FileNotFoundError(f"save_frames: the folder {out} does not exist (create it first)")
+        if not out.is_dir():
+            raise NotADirectoryError(f"save_frames needs a folder, got the file {out}")
+        if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "/\\"):
+            raise ValueError(f"save_frames: prefix must be a file-name start without slashes, "
+                             f"got {prefix!r}")
+        pngs = self.frame_pngs(scale=scale)
+        width = max(3, len(str(len(pngs))))
+        paths = [out / f"{prefix}{k + 1:0{width}d}.png" for k in range(len(pngs))]
+        for path, data in zip(paths, pngs):
+            write_file(path, data)
+        return paths
+
+    ANIMATIONS = (".png", ".apng", ".gif")
+
+    def save_animation(self, path: str | os.PathLike[str], *, seconds_per_step: float = 1.0,
+                       hold_last: float = 3.0, scale: float = 1.0, loops: int = 0) -> Path:
+        """The backward pass as one animation for slides, its format from the suffix.
+
+        ``.png`` / ``.apng``: an animated PNG (pure Python, full colour; a
+        viewer without APNG shows step 1).  ``.gif``: a GIF (needs Pillow, the
+        ``notebooks`` extra).  Each step shows ``seconds_per_step`` seconds,
+        the last ``hold_last``; ``loops=0`` plays forever.  Written whole or
+        not at all; returns the path.
+        """
+        out = Path(path)
+        suffix = out.suffix.lower()
+        if suffix not in self.ANIMATIONS:
+            raise ValueError(f"save_animation: unknown suffix {out.suffix or '(none)'!r} in {out}; "
+                             "use .png or .apng (animated PNG) or .gif")
+        if out.is_dir():
+            raise IsADirectoryError(f"save_animation needs a file path, got the directory {out}")
+        if not out.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {out}: the folder {out.parent} does not exist")
+        for name, seconds in (("seconds_per_step", seconds_per_step), ("hold_last", hold_last)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                    or not 0.01 <= seconds <= 600:
+                raise ValueError(f"save_animation: {name} must be a number of seconds in "
+                                 f"[0.01, 600], got {seconds!r}")
+        if isinstance(loops, bool) or not isinstance(loops, int) or not 0 <= loops < 65536:
+            raise ValueError(f"save_animation: loops must be an int in [0, 65535] (0: forever), "
+                             f"got {loops!r}")
+        if suffix == ".gif":
+            pillow()  # before drawing: say at once when it is missing
+        pngs = self.frame_pngs(scale=scale)
+        delays = [float(seconds_per_step)] * (len(pngs) - 1) + [float(hold_last)]
+        data = gif(pngs, delays, loops) if suffix == ".gif" else apng(pngs, delays, loops)
+        write_file(out, data)
+        return out
 
     def _grad_texts(self, j: int) -> list[str]:
         """Every grad text node ``j``'s box shows during the backward pass ('?', partial, final)."""
@@ -519,10 +610,10 @@ class BackpropStepper:
         return StepperPage(self)
 
     def svg(self, i: int) -> str:
-        """``render(i)`` as an SVG string (cached)."""
+        """``frame(i)`` as an SVG string (cached): one layout for every step."""
         i = self._check(i)
         if i not in self._svg_cache:
-            self._svg_cache[i] = self.render(i).pipe(format="svg", encoding="utf-8")
+            self._svg_cache[i] = self.frame(i).pipe(format="svg", encoding="utf-8")
         return self._svg_cache[i]
 
     def widget(self) -> Any:
@@ -608,6 +699,23 @@ def _set_grad_text(svg: str, node_id: str, text: str) -> str:
         return svg
     close = svg.find("</text>", at, end)
     return svg[:at] + ">grad " + html.escape(text) + svg[close:]
+
+
+def box_widths(svg: str) -> dict[str, float]:
+    """Each value box's width in inches (``{'n3': 1.92, ...}``), read from Graphviz's SVG."""
+    root = ET.fromstring(svg[max(svg.find("<svg"), 0):].encode("utf-8"))
+    widths = {}
+    for g in root.iter("{http://www.w3.org/2000/svg}g"):
+        node_id = g.get("id", "")
+        if "node" not in g.get("class", "").split() or not re.fullmatch(r"n\d+", node_id):
+            continue
+        poly = next(g.iter("{http://www.w3.org/2000/svg}polygon"), None)
+        if poly is None:
+            continue
+        xs = [float(p.split(",")[0]) for p in poly.get("points", "").split()]
+        if xs:
+            widths[node_id] = (max(xs) - min(xs)) / 72.0  # SVG points -> inches
+    return widths
 
 
 def flow_final(stepper: BackpropStepper) -> list[float]:
