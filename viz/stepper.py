@@ -331,8 +331,12 @@ class BackpropStepper:
     def render(self, i: int) -> Diagram:
         """The graph after step ``i``: that gate highlighted, grads filled in as far as known."""
         i = self._check(i)
-        return draw_values(self.graph, STEP_STYLE, grads=flow_final(self), marks=self._marks(i),
-                           rankdir=self.rankdir, max_nodes=self.max_nodes, name=f"step{i + 1}")
+        g = draw_values(self.graph, STEP_STYLE, grads=flow_final(self), marks=self._marks(i),
+                        rankdir=self.rankdir, max_nodes=self.max_nodes, name=f"step{i + 1}")
+        j = self.steps[i].node_id[1:]  # the current gate and its box: purple outline, lavender gate
+        g.node(f"n{j}", color=STEP_CURRENT_EDGE, penwidth="2.5")
+        g.node(f"op{j}", color=STEP_CURRENT_EDGE, penwidth="2.5", fillcolor=STEP_CURRENT_FILL)
+        return g
 
     def _marks(self, i: int, prefix: str = "") -> Marks:
         """Step ``i``'s decorations; CSS classes ``current``/``final``/``partial``/``pending``
