@@ -258,3 +258,64 @@ def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browse
         assert pg.locator("table.tg-table").is_visible()
     finally:
         pg.close()
+
+
+def test_zoom_keys_and_buttons_scale_the_graph_and_keep_text_readable(lecture_page: Any) -> None:
+    pg = lecture_page
+    width = "() => document.querySelector('.tg-svg svg').getBoundingClientRect().width"
+    natural = pg.evaluate(width)
+    assert pg.get_attribute(".tg-stepper", "data-scale") == "1.000"
+    pg.keyboard.press("+")
+    assert pg.get_attribute(".tg-stepper", "data-scale") == "1.250"
+    assert abs(pg.evaluate(width) - 1.25 * natural) < 1
+    pg.click(".tg-zoom-in")
+    assert abs(pg.evaluate(width) - 1.5625 * natural) < 1
+    assert pg.evaluate(SMALLEST_GRAPH_TEXT) > 12 * 1.5
+    pg.keyboard.press("-")
+    pg.click(".tg-zoom-out")
+    assert abs(pg.evaluate(width) - natural) < 1
+    for _ in range(8):  # never below 12 px text, however far out
+        pg.keyboard.press("-")
+    assert pg.evaluate(SMALLEST_GRAPH_TEXT) >= 12 - 0.01
+    assert pg.evaluate(IN_VIEWPORT, ".tg-step.tg-shown")
+
+
+def test_space_plays_and_pauses(lecture_page: Any) -> None:
+    pg = lecture_page
+    pg.select_option(".tg-speed", "500")
+    pg.locator("body").click(position={"x": 5, "y": 5})  # focus off the select
+    pg.keyboard.press(" ")
+    assert "pause" in pg.inner_text(".tg-play")
+    pg.wait_for_function("() => Number(document.querySelector('.tg-stepper').dataset.step) >= 1")
+    pg.keyboard.press(" ")
+    assert "play" in pg.inner_text(".tg-play")
+
+
+def test_forward_steps_are_rendered_mathml_too(lecture_page: Any) -> None:
+    pg = lecture_page
+    pg.click(".tg-mode[data-mode=forward]")
+    (m,) = pg.evaluate(SHOWN_MATHS, ".tg-step.tg-shown")
+    assert m["width"] > 100 and m["height"] > 15
+    assert m["text"] == "mul1=w4×x2=0.6×0.3=0.18"  # mul₁ = w₄ × x₂ = 0.6 × 0.3 = 0.18
+    assert [s[:2] for s in m["subs"]] == [["mul", "1"], ["w", "4"], ["x", "2"]]
+
+
+def test_without_javascript_no_dead_controls_and_the_whole_table(browser: Any, tmp_path: Path) -> None:
+    C, _ = lecture_221()
+    st = BackpropStepper(C)
+    path = st.to_html(tmp_path / "backprop.html")
+    pg = browser.new_page(java_script_enabled=False, viewport={"width": 1024, "height": 768})
+    try:
+        pg.goto(path.as_uri())
+        assert not pg.locator(".tg-controls").is_visible()  # buttons that would do nothing
+        assert pg.locator(".tg-legend").is_visible()
+        assert pg.locator("noscript").count() == 1
+        rows = pg.locator("table.tg-table tbody tr")
+        assert rows.count() == len(st.table())
+        assert all(rows.nth(k).is_visible() for k in range(rows.count()))
+        assert rows.first.inner_text().split()[:3] == ["1", "C", "pow"]
+        first = pg.locator(".tg-backward-steps .tg-step").first
+        assert pg.evaluate(IN_VIEWPORT, ".tg-backward-steps .tg-step:first-child .tg-head")
+        assert first.locator("math").count() == 3
+    finally:
+        pg.close()
