@@ -216,7 +216,9 @@ class BackpropStepper:
     speed, a slider, arrow keys, zoom that keeps text ≥ 12 px, and a forward
     mode that steps through the values first; without JavaScript it lists
     every step and shows the graph at step 1.  ``widget()`` gives controls in
-    Jupyter (ipywidgets).
+    Jupyter (ipywidgets).  For slides: ``save_frames(folder)`` writes one PNG
+    per backward step (``frame_001.png`` …, one layout, one size) and
+    ``save_animation('backprop.png')`` an animated PNG (``.gif`` with Pillow).
     The graph's real gradients are never touched.
     """
 
