@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -24,8 +25,19 @@ from typing import Any
 from ..engine import Tensor, Trace, Value, backward_schedule
 from .core import check_layout
 from .dot import Diagram
+from .frames import apng, gif, pillow, same_size, write_file
 from .limits import DiagramTooBigError
-from .stepmath import formula_html, name_html, number_html, partial_html, prose_html
+from .stepmath import (
+    SLOTS,
+    formula_mathml,
+    mathml,
+    mo,
+    name_mathml,
+    number_mathml,
+    partial_mathml,
+    prose_html,
+    slot,
+)
 from .style import DONE_FILL, GraphStyle
 from .text import fmt
 from .value_graph import Marks, draw_values
@@ -37,6 +49,14 @@ STEP_STYLE = GraphStyle(show_grad=False, show_local=True, stack_fields=False)
 # in draw_flow.  Done is green (style.DONE_FILL), partial cream, pending white.
 STEP_CURRENT_FILL = "#e4d7f5"  # pale lavender
 STEP_CURRENT_EDGE = "#6a3d9a"  # purple (ColorBrewer Paired), 8.6:1 on white
+# the widget's step text: the page's sizes for the maths (readable on a projector)
+WIDGET_STYLE = ("<style>.tg-widget{font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222}"
+                ".tg-widget .tg-head{font-weight:bold;color:#444}"
+                ".tg-widget .tg-eq math{font-size:21px;margin:0.1em 0}"
+                ".tg-widget .tg-eq msub>:nth-child(2),.tg-widget .tg-eq msup>:nth-child(2),"
+                ".tg-widget .tg-eq msubsup>:nth-child(n+2){font-size:max(14px,0.72em)}"
+                ".tg-widget .tg-sep,.tg-widget .tg-sum{font-size:16px;color:#444}"
+                ".tg-widget .tg-note{font-size:13px;color:#555}</style>")
 
 # ---------------------------------------------------------------- the op table's rules as text
 
@@ -53,6 +73,36 @@ def local_expressions(op: Any, parents: list[str], out: str) -> tuple[str, ...]:
     if len(texts) != len(parents):
         return tuple(f"d{out}/d{p}" for p in parents)
     return tuple(_factor(t) for t in texts)
+
+
+def local_mathml(op: Any, parents: list[str], out: str) -> tuple[str, ...]:
+    """Each input's local gradient as MathML: ``o₁·(1 − o₁)`` for ``o1 = σ(z3)``.
+
+    The rule is read with stand-ins for the names (:func:`stepmath.slot`), so
+    a label with any characters in it stays one name; bracketed as in
+    :func:`local_expressions`.  An op without a symbolic rule reads ∂out/∂p.
+    """
+    if len(parents) < SLOTS:
+        names = {slot(0): name_mathml(out)}
+        names.update((slot(k + 1), name_mathml(p)) for k, p in enumerate(parents))
+        texts = op.local_text([slot(k + 1) for k in range(len(parents))], slot(0))
+        if len(texts) == len(parents):
+            return tuple(formula_mathml(_factor(t), names) for t in texts)
+    return tuple(partial_mathml(out, p) for p in parents)
+
+
+def forward_mathml(op: Any, parents: list[str]) -> str:
+    """How a node is made, as MathML: ``w₅ × h₁``, ``σ(z₃)``; ``parents`` are ready MathML."""
+    if len(parents) >= SLOTS:
+        return formula_mathml(op.forward_text(["…"]))
+    names = {slot(k): p for k, p in enumerate(parents)}
+    return formula_mathml(op.forward_text([slot(k) for k in range(len(parents))]), names)
+
+
+def value_mathml(x: float) -> str:
+    """A value inside a formula: ``0.55``; a negative one bracketed, (−0.3)."""
+    n = number_mathml(fmt(x))
+    return f"<mrow>{mo('(')}{n}{mo(')')}</mrow>" if x < 0 else n
 
 
 def _factor(text: str) -> str:
@@ -166,7 +216,9 @@ class BackpropStepper:
     speed, a slider, arrow keys, zoom that keeps text ≥ 12 px, and a forward
     mode that steps through the values first; without JavaScript it lists
     every step and shows the graph at step 1.  ``widget()`` gives controls in
-    Jupyter (ipywidgets).
+    Jupyter (ipywidgets).  For slides: ``save_frames(folder)`` writes one PNG
+    per backward step (``frame_001.png`` …, one layout, one size) and
+    ``save_animation('backprop.png')`` an animated PNG (``.gif`` with Pillow).
     The graph's real gradients are never touched.
     """
 
@@ -199,6 +251,7 @@ class BackpropStepper:
         self.steps: list[StepInfo] = [self._describe(s) for s in self._schedule]
         self._events = self._grad_events()
         self._svg_cache: dict[int, str] = {}
+        self._widths: dict[str, float] | None = None
 
     # ------------------------------------------------------------ the steps
     def _describe(self, step: Any) -> StepInfo:
@@ -280,8 +333,12 @@ class BackpropStepper:
     def render(self, i: int) -> Diagram:
         """The graph after step ``i``: that gate highlighted, grads filled in as far as known."""
         i = self._check(i)
-        return draw_values(self.graph, STEP_STYLE, grads=flow_final(self), marks=self._marks(i),
-                           rankdir=self.rankdir, max_nodes=self.max_nodes, name=f"step{i + 1}")
+        g = draw_values(self.graph, STEP_STYLE, grads=flow_final(self), marks=self._marks(i),
+                        rankdir=self.rankdir, max_nodes=self.max_nodes, name=f"step{i + 1}")
+        j = self.steps[i].node_id[1:]  # the current gate and its box: purple outline, lavender gate
+        g.node(f"n{j}", color=STEP_CURRENT_EDGE, penwidth="2.5")
+        g.node(f"op{j}", color=STEP_CURRENT_EDGE, penwidth="2.5", fillcolor=STEP_CURRENT_FILL)
+        return g
 
     def _marks(self, i: int, prefix: str = "") -> Marks:
         """Step ``i``'s decorations; CSS classes ``current``/``final``/``partial``/``pending``
@@ -316,12 +373,8 @@ class BackpropStepper:
         return BackwardTable(self.steps)
 
     # ------------------------------------------------------------ the page
-    def _page_svg(self) -> str:
-        """The graph as it stands at step 1 (so the page shows it without JavaScript).
-
-        Laid out with each box's longest grad text (the page's script rewrites
-        them step by step), then the texts set back to step 1's.
-        """
+    def _widest(self) -> Diagram:
+        """The graph at step 1, each box laid out with the longest grad text it ever shows."""
         final = flow_final(self)
         if not self.steps:
             marks = Marks(grad_text=lambda j: fmt(final[j]))
@@ -330,9 +383,16 @@ class BackpropStepper:
             marks = Marks(grad_text=lambda j: max(self._grad_texts(j), key=len),
                           node_class=step1.node_class, node_fill=step1.node_fill,
                           edge_attrs=step1.edge_attrs)
-        g = draw_values(self.graph, STEP_STYLE, grads=final, marks=marks, rankdir=self.rankdir,
-                        max_nodes=self.max_nodes, name="backprop")
-        svg = g.pipe(format="svg", encoding="utf-8")
+        return draw_values(self.graph, STEP_STYLE, grads=final, marks=marks, rankdir=self.rankdir,
+                           max_nodes=self.max_nodes, name="backprop")
+
+    def _page_svg(self) -> str:
+        """The graph as it stands at step 1 (so the page shows it without JavaScript).
+
+        Laid out with each box's longest grad text (the page's script rewrites
+        them step by step), then the texts set back to step 1's.
+        """
+        svg = self._widest().pipe(format="svg", encoding="utf-8")
         svg = svg[max(svg.find("<svg"), 0):]
         if self.steps:
             first = self._marks(0).grad_text
@@ -340,6 +400,91 @@ class BackpropStepper:
             for j in range(len(self.graph.order)):
                 svg = _set_grad_text(svg, f"n{j}", str(first(j)))
         return svg
+
+    def _box_widths(self) -> dict[str, float]:
+        """Each value box's width (inches) with its longest grad text: pinned in every frame."""
+        if self._widths is None:
+            self._widths = box_widths(self._widest().pipe(format="svg", encoding="utf-8"))
+        return self._widths
+
+    def frame(self, i: int) -> Diagram:
+        """``render(i)`` with every box as wide as its longest grad text makes it, so all
+        frames share one layout (nothing jumps between steps in an animation)."""
+        g = self.render(i)
+        for node_id, width in self._box_widths().items():
+            g.node(node_id, width=f"{width:.4f}")
+        return g
+
+    def frame_pngs(self, *, scale: float = 1.0) -> list[bytes]:
+        """Every backward step's frame as PNG (``scale`` × 96 dpi), all of one pixel size
+        (padded with white, right and bottom, should layouts ever differ)."""
+        return same_size([self.frame(i).png(scale=scale) for i in range(len(self._nonempty()))])
+
+    def _nonempty(self) -> list[StepInfo]:
+        if not self.steps:
+            raise ValueError(f"nothing to draw: the root {self.graph.names[-1]!r} is a leaf, so its "
+                             "backward pass has no steps")
+        return self.steps
+
+    def save_frames(self, folder: str | os.PathLike[str], *, scale: float = 1.0,
+                    prefix: str = "frame_") -> list[Path]:
+        """One PNG per backward step in ``folder``: ``frame_001.png`` (step 1), ``frame_002.png``, …
+
+        All of one pixel size, at ``scale`` × 96 dpi (``scale=2`` for slides).
+        Every frame is drawn before any file is written, and each file is
+        written whole or not at all.  Returns the paths, in step order.
+        """
+        out = Path(folder)
+        if not out.exists():
+            raise FileNotFoundError(f"save_frames: the folder {out} does not exist (create it first)")
+        if not out.is_dir():
+            raise NotADirectoryError(f"save_frames needs a folder, got the file {out}")
+        if not isinstance(prefix, str) or not prefix or any(c in prefix for c in "/\\"):
+            raise ValueError(f"save_frames: prefix must be a file-name start without slashes, "
+                             f"got {prefix!r}")
+        pngs = self.frame_pngs(scale=scale)
+        width = max(3, len(str(len(pngs))))
+        paths = [out / f"{prefix}{k + 1:0{width}d}.png" for k in range(len(pngs))]
+        for path, data in zip(paths, pngs):
+            write_file(path, data)
+        return paths
+
+    ANIMATIONS = (".png", ".apng", ".gif")
+
+    def save_animation(self, path: str | os.PathLike[str], *, seconds_per_step: float = 1.0,
+                       hold_last: float = 3.0, scale: float = 1.0, loops: int = 0) -> Path:
+        """The backward pass as one animation for slides, its format from the suffix.
+
+        ``.png`` / ``.apng``: an animated PNG (pure Python, full colour; a
+        viewer without APNG shows step 1).  ``.gif``: a GIF (needs Pillow, the
+        ``notebooks`` extra).  Each step shows ``seconds_per_step`` seconds,
+        the last ``hold_last``; ``loops=0`` plays forever.  Written whole or
+        not at all; returns the path.
+        """
+        out = Path(path)
+        suffix = out.suffix.lower()
+        if suffix not in self.ANIMATIONS:
+            raise ValueError(f"save_animation: unknown suffix {out.suffix or '(none)'!r} in {out}; "
+                             "use .png or .apng (animated PNG) or .gif")
+        if out.is_dir():
+            raise IsADirectoryError(f"save_animation needs a file path, got the directory {out}")
+        if not out.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {out}: the folder {out.parent} does not exist")
+        for name, seconds in (("seconds_per_step", seconds_per_step), ("hold_last", hold_last)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                    or not 0.01 <= seconds <= 600:
+                raise ValueError(f"save_animation: {name} must be a number of seconds in "
+                                 f"[0.01, 600], got {seconds!r}")
+        if isinstance(loops, bool) or not isinstance(loops, int) or not 0 <= loops < 65536:
+            raise ValueError(f"save_animation: loops must be an int in [0, 65535] (0: forever), "
+                             f"got {loops!r}")
+        if suffix == ".gif":
+            pillow()  # before drawing: say at once when it is missing
+        pngs = self.frame_pngs(scale=scale)
+        delays = [float(seconds_per_step)] * (len(pngs) - 1) + [float(hold_last)]
+        data = gif(pngs, delays, loops) if suffix == ".gif" else apng(pngs, delays, loops)
+        write_file(out, data)
+        return out
 
     def _grad_texts(self, j: int) -> list[str]:
         """Every grad text node ``j``'s box shows during the backward pass ('?', partial, final)."""
@@ -350,37 +495,48 @@ class BackpropStepper:
         return [j for j, node in enumerate(self.graph.order) if node.parents]
 
     def forward_html(self, k: int) -> str:
-        """Forward step ``k`` as maths: ``mul₆ = w₅ × h₁ = 0.55 × 0.6154 = 0.3385``."""
+        """Forward step ``k`` as maths (MathML): ``mul₆ = w₅ × h₁ = 0.55 × 0.6154 = 0.3385``."""
         order = self.forward_order()
         j = order[k]
         gi = self.graph
         node = gi.order[j]
-        names = [gi.name(p) for p in node.parents]
-        values = [f"({fmt(p.data)})" if p.data < 0 else fmt(p.data) for p in node.parents]
-        eq = (f"{name_html(gi.names[j])} = {formula_html(node.op.forward_text(names))} = "
-              f"{formula_html(node.op.forward_text(values))} = {number_html(fmt(node.data))}")
+        names = [name_mathml(gi.name(p)) for p in node.parents]
+        values = [value_mathml(p.data) for p in node.parents]
+        eq = mathml(name_mathml(gi.names[j]), mo("="), forward_mathml(node.op, names), mo("="),
+                  forward_mathml(node.op, values), mo("="), number_mathml(fmt(node.data)))
         return (f'<div class="tg-head">forward step {k + 1} of {len(order)} · '
                 f"{html.escape(gate_title(node.op))}</div>"
                 f'<div class="tg-eq">{eq}</div>')
 
     def step_html(self, i: int) -> str:
-        """Backward step ``i`` as maths: ``∂C/∂z₃ += o₁·(1 − o₁) × ∂C/∂o₁ = …``."""
+        """Backward step ``i`` as maths (MathML): ``∂C/∂z₃ = o₁·(1 − o₁) · ∂C/∂o₁ = …``.
+
+        An input with one consumer gets its whole gradient here (``=``); one
+        that feeds several gates accumulates it (``+=``, and the sum so far).
+        """
         s = self[i]
         gi = self.graph
         root = gi.names[-1]
-        node = gi.order[int(s.node_id[1:])]
-        names = [gi.name(p) for p in node.parents]
-        d_out = partial_html(root, s.node)
+        j = int(s.node_id[1:])
+        node = gi.order[j]
+        parents = [gi.name(p) for p in node.parents]
+        locals_ = local_mathml(node.op, parents, s.node)
+        d_out = partial_mathml(root, s.node)
+        made = mathml(name_mathml(s.node), mo("="),
+                    forward_mathml(node.op, [name_mathml(p) for p in parents]), mo("="),
+                    number_mathml(fmt(node.data)))
+        upstream = mathml(d_out, mo("="), number_mathml(fmt(s.upstream)))
         lines = [f'<div class="tg-head">backward step {s.index + 1} of {len(self.steps)} · '
                  f"{html.escape(gate_title(node.op))}</div>",
-                 f'<div class="tg-eq">{name_html(s.node)} = {formula_html(node.op.forward_text(names))}'
-                 f" = {number_html(fmt(node.data))}, upstream {d_out} = {number_html(fmt(s.upstream))}</div>"]
+                 f'<div class="tg-eq">{made}<span class="tg-sep">, upstream</span> {upstream}</div>']
         for e in s.edges:
-            eq = (f"{partial_html(root, e.input)} += {formula_html(e.expression)} × {d_out} = "
-                  f"{number_html(fmt(e.local))} × {number_html(fmt(s.upstream))} = "
-                  f"{number_html(fmt(e.contribution))}")
+            k = int(e.edge_id.split("_")[1])
+            accumulates = len(gi.consumers[gi.of(node.parents[k])]) > 1
+            eq = mathml(partial_mathml(root, e.input), mo("+=" if accumulates else "="), locals_[k],
+                      mo("·"), d_out, mo("="), number_mathml(fmt(e.local)), mo("×"),
+                      number_mathml(fmt(s.upstream)), mo("="), number_mathml(fmt(e.contribution)))
             if e.accumulated != e.contribution:
-                eq += f" (now {number_html(fmt(e.accumulated))} in all)"
+                eq += f' <span class="tg-sum">(now {mathml(number_mathml(fmt(e.accumulated)))} in all)</span>'
             lines.append(f'<div class="tg-eq">{eq}</div>')
         lines.append(f'<div class="tg-note">{prose_html(node.op.explain)}</div>')
         return "".join(lines)
@@ -460,10 +616,10 @@ class BackpropStepper:
         return StepperPage(self)
 
     def svg(self, i: int) -> str:
-        """``render(i)`` as an SVG string (cached)."""
+        """``frame(i)`` as an SVG string (cached): one layout for every step."""
         i = self._check(i)
         if i not in self._svg_cache:
-            self._svg_cache[i] = self.render(i).pipe(format="svg", encoding="utf-8")
+            self._svg_cache[i] = self.frame(i).pipe(format="svg", encoding="utf-8")
         return self._svg_cache[i]
 
     def widget(self) -> Any:
@@ -484,7 +640,7 @@ class BackpropStepper:
 
         def show(i: int) -> None:
             picture.value = self.svg(i)
-            text.value = f"<pre>{html.escape(self.steps[i].text)}</pre>"
+            text.value = f'<div class="tg-widget">{WIDGET_STYLE}{self.step_html(i)}</div>'
 
         slider.observe(lambda change: show(change["new"]), names="value")
         prev.on_click(lambda _: setattr(slider, "value", max(0, slider.value - 1)))
@@ -549,6 +705,23 @@ def _set_grad_text(svg: str, node_id: str, text: str) -> str:
         return svg
     close = svg.find("</text>", at, end)
     return svg[:at] + ">grad " + html.escape(text) + svg[close:]
+
+
+def box_widths(svg: str) -> dict[str, float]:
+    """Each value box's width in inches (``{'n3': 1.92, ...}``), read from Graphviz's SVG."""
+    root = ET.fromstring(svg[max(svg.find("<svg"), 0):].encode("utf-8"))
+    widths = {}
+    for g in root.iter("{http://www.w3.org/2000/svg}g"):
+        node_id = g.get("id", "")
+        if "node" not in g.get("class", "").split() or not re.fullmatch(r"n\d+", node_id):
+            continue
+        poly = next(g.iter("{http://www.w3.org/2000/svg}polygon"), None)
+        if poly is None:
+            continue
+        xs = [float(p.split(",")[0]) for p in poly.get("points", "").split()]
+        if xs:
+            widths[node_id] = (max(xs) - min(xs)) / 72.0  # SVG points -> inches
+    return widths
 
 
 def flow_final(stepper: BackpropStepper) -> list[float]:

@@ -124,3 +124,34 @@ def test_notebook_names_lectures_not_seed_numbers(name: str) -> None:
 def test_glossary_term_is_used_where_it_is_introduced(term: str, name: str) -> None:
     sources = "".join("".join(c["source"]) for c in _load(name)["cells"] if c["cell_type"] == "markdown")
     assert term in sources, f"glossary: {term!r} should appear beside its English in {name}"
+
+
+INTERACTIVE = ("application/vnd.jupyter.widget-view+json", "application/javascript")
+STATIC_PICTURES = ("image/svg+xml", "image/png", "image/jpeg")
+
+
+def _interactive(data: dict) -> bool:
+    html = "".join(data.get("text/html", ""))
+    return any(k in data for k in INTERACTIVE) or "<script" in html
+
+
+def _has_static_picture(data: dict) -> bool:
+    html = "".join(data.get("text/html", ""))
+    return any(k in data for k in STATIC_PICTURES) or "<svg" in html or "<img" in html
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_every_interactive_output_carries_a_static_picture(name: str) -> None:
+    """Where a widget or a script runs (the stepper), the saved output also shows a picture,
+    for readers without a kernel (GitHub, nbviewer) and with scripts off."""
+    for i, cell in enumerate(_load(name)["cells"]):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if _interactive(data):
+                assert _has_static_picture(data), f"{name}: cell {i + 1} is interactive with no static picture"
+
+
+def test_the_check_for_static_pictures_can_fail() -> None:
+    assert _interactive({"text/html": "<div><script>x()</script></div>"})
+    assert not _has_static_picture({"text/html": "<div><script>x()</script></div>"})
+    assert _has_static_picture({"text/html": "<script></script><svg></svg>"})

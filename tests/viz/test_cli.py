@@ -131,8 +131,8 @@ def test_step_writes_the_page_for_an_expression(tmp_path: Path, capsys: pytest.C
     assert len(steps) == 2  # the add gate, then the mul gate
     first = steps[0]
     assert "backward step 1 of 2 · add gate" in first  # step 1 is the root's gate
-    assert "out = " in first and "−5.0" in first and "<i>b</i>" in first
-    assert "mul gate" in steps[1] and "<i>x</i>" in steps[1] and "<i>w</i>" in steps[1]
+    assert "<mi>out</mi><mo>=</mo>" in first and "<mn>−5.0</mn>" in first and "<mi>b</mi>" in first
+    assert "mul gate" in steps[1] and "<mi>x</mi>" in steps[1] and "<mi>w</mi>" in steps[1]
 
 
 def test_step_example_221_walks_the_lecture_network(tmp_path: Path) -> None:

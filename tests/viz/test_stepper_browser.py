@@ -168,16 +168,33 @@ def test_fit_to_width_keeps_graph_text_at_least_12px(lecture_page: Any) -> None:
     assert pg.evaluate(SMALLEST_GRAPH_TEXT) > 12.5
 
 
-def test_formulas_are_maths_not_code(lecture_page: Any) -> None:
+# every <math> of the shown step: its text, its rendered size, and what is inside it
+SHOWN_MATHS = """sel => Array.from(document.querySelectorAll(sel + ' math')).map(m => {
+    const b = m.getBoundingClientRect();
+    const subs = Array.from(m.querySelectorAll('msub, msubsup')).map(
+        s => [s.children[0].textContent, s.children[1].textContent,
+              parseFloat(getComputedStyle(s.children[1]).fontSize)]);
+    return {text: m.textContent, width: b.width, height: b.height, display: getComputedStyle(m).display,
+            fracs: m.querySelectorAll('mfrac').length, subs: subs};
+})"""
+
+
+def test_formulas_are_mathml_rendered_by_the_browser(lecture_page: Any) -> None:
     pg = lecture_page
     for _ in range(2):  # step 3: the sigmoid gate o1 = σ(z3)
         pg.keyboard.press("ArrowRight")
-    shown = pg.locator(".tg-step.tg-shown")
-    text = shown.inner_text()
-    assert "∂C/∂z" in text and "·(1 − o" in text and "×" in text
-    for code in (".data", "*", "^", ".grad", " x "):
-        assert code not in text
-    assert shown.locator("sub").count() >= 4  # o₁, z₃ as subscripts
+    maths = pg.evaluate(SHOWN_MATHS, ".tg-step.tg-shown")
+    assert len(maths) == 3  # o1 = σ(z3) = …; upstream ∂C/∂o1 = …; ∂C/∂z3 = o1·(1 − o1) · ∂C/∂o1 = …
+    for m in maths:
+        assert m["width"] > 20 and m["height"] > 15, m  # laid out as maths, not an unknown tag
+        assert m["display"] in ("math", "inline math", "inline-math"), m["display"]
+        for code in (".data", "*", "^", ".grad", " x "):
+            assert code not in m["text"]
+    last = maths[-1]
+    assert last["text"].startswith("∂C∂z3=o1·(1−o1)·∂C∂o1=0.2288×−0.7086=−0.1621")
+    assert last["fracs"] == 2  # ∂C/∂z3 and ∂C/∂o1 as fractions
+    assert ["z", "3"] in [s[:2] for s in last["subs"]] and ["o", "1"] in [s[:2] for s in last["subs"]]
+    assert min(s[2] for s in last["subs"]) >= 14 - 0.01  # subscripts readable on a projector
 
 
 def test_current_is_purple_not_the_red_of_a_positive_gradient(lecture_page: Any) -> None:
@@ -227,7 +244,9 @@ def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browse
         steps = pg.locator(".tg-backward-steps .tg-step")
         assert steps.count() == 14 and steps.first.is_visible()
         assert steps.first.inner_text().startswith("backward step 1 of 14")
-        assert "∂C/∂sub" in steps.first.inner_text()
+        maths = pg.evaluate(SHOWN_MATHS, ".tg-backward-steps .tg-step:first-child")
+        assert maths and all(m["width"] > 20 and m["height"] > 15 for m in maths)  # MathML, no script
+        assert maths[-1]["text"].startswith("∂C∂sub1=2·sub11·∂C∂C=0.7086×1.0=0.7086")
         assert pg.locator(".tg-svg svg").is_visible()
         current = pg.eval_on_selector_all(".tg-svg g.node.tg-current", "gs => gs.map(g => g.id)")
         assert sorted(current) == sorted([st[0].node_id, "op" + st[0].node_id[1:]])
@@ -237,5 +256,66 @@ def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browse
         assert "grad ?" in w1  # step 1: w1's gradient not reached yet
         assert pg.locator("table.tg-table tbody tr").count() == len(st.table())
         assert pg.locator("table.tg-table").is_visible()
+    finally:
+        pg.close()
+
+
+def test_zoom_keys_and_buttons_scale_the_graph_and_keep_text_readable(lecture_page: Any) -> None:
+    pg = lecture_page
+    width = "() => document.querySelector('.tg-svg svg').getBoundingClientRect().width"
+    natural = pg.evaluate(width)
+    assert pg.get_attribute(".tg-stepper", "data-scale") == "1.000"
+    pg.keyboard.press("+")
+    assert pg.get_attribute(".tg-stepper", "data-scale") == "1.250"
+    assert abs(pg.evaluate(width) - 1.25 * natural) < 1
+    pg.click(".tg-zoom-in")
+    assert abs(pg.evaluate(width) - 1.5625 * natural) < 1
+    assert pg.evaluate(SMALLEST_GRAPH_TEXT) > 12 * 1.5
+    pg.keyboard.press("-")
+    pg.click(".tg-zoom-out")
+    assert abs(pg.evaluate(width) - natural) < 1
+    for _ in range(8):  # never below 12 px text, however far out
+        pg.keyboard.press("-")
+    assert pg.evaluate(SMALLEST_GRAPH_TEXT) >= 12 - 0.01
+    assert pg.evaluate(IN_VIEWPORT, ".tg-step.tg-shown")
+
+
+def test_space_plays_and_pauses(lecture_page: Any) -> None:
+    pg = lecture_page
+    pg.select_option(".tg-speed", "500")
+    pg.locator("body").click(position={"x": 5, "y": 5})  # focus off the select
+    pg.keyboard.press(" ")
+    assert "pause" in pg.inner_text(".tg-play")
+    pg.wait_for_function("() => Number(document.querySelector('.tg-stepper').dataset.step) >= 1")
+    pg.keyboard.press(" ")
+    assert "play" in pg.inner_text(".tg-play")
+
+
+def test_forward_steps_are_rendered_mathml_too(lecture_page: Any) -> None:
+    pg = lecture_page
+    pg.click(".tg-mode[data-mode=forward]")
+    (m,) = pg.evaluate(SHOWN_MATHS, ".tg-step.tg-shown")
+    assert m["width"] > 100 and m["height"] > 15
+    assert m["text"] == "mul1=w4×x2=0.6×0.3=0.18"  # mul₁ = w₄ × x₂ = 0.6 × 0.3 = 0.18
+    assert [s[:2] for s in m["subs"]] == [["mul", "1"], ["w", "4"], ["x", "2"]]
+
+
+def test_without_javascript_no_dead_controls_and_the_whole_table(browser: Any, tmp_path: Path) -> None:
+    C, _ = lecture_221()
+    st = BackpropStepper(C)
+    path = st.to_html(tmp_path / "backprop.html")
+    pg = browser.new_page(java_script_enabled=False, viewport={"width": 1024, "height": 768})
+    try:
+        pg.goto(path.as_uri())
+        assert not pg.locator(".tg-controls").is_visible()  # buttons that would do nothing
+        assert pg.locator(".tg-legend").is_visible()
+        assert pg.locator("noscript").count() == 1
+        rows = pg.locator("table.tg-table tbody tr")
+        assert rows.count() == len(st.table())
+        assert all(rows.nth(k).is_visible() for k in range(rows.count()))
+        assert rows.first.inner_text().split()[:3] == ["1", "C", "pow"]
+        first = pg.locator(".tg-backward-steps .tg-step").first
+        assert pg.evaluate(IN_VIEWPORT, ".tg-backward-steps .tg-step:first-child .tg-head")
+        assert first.locator("math").count() == 3
     finally:
         pg.close()
