@@ -107,8 +107,8 @@ class Style:
         """Extra attributes of the gate -> value edge."""
         return {}
 
-    def legend(self, scene: Scene) -> str | None:
-        """The legend's HTML-like label (``None``: no legend)."""
+    def legend(self, scene: Scene, across: bool = False) -> str | None:
+        """The legend's HTML-like label (``None``: no legend); ``across``: one wide row (a top-down graph)."""
         return None
 
 
@@ -143,8 +143,8 @@ class GraphStyle(Style):
         carried = f"\ncarried Σ {fmt(total)}" if self.show_grad else ""
         return {"class": "grad", "label": f"{len(wires)} edges{carried}"}
 
-    def legend(self, scene: Scene) -> str | None:
-        return box_legend(scene, self.show_local, self.show_grad) if self.show_legend else None
+    def legend(self, scene: Scene, across: bool = False) -> str | None:
+        return box_legend(scene, self.show_local, self.show_grad, across) if self.show_legend else None
 
 
 @dataclass(frozen=True)
@@ -177,42 +177,57 @@ class FlowStyle(Style):
         colour, width = (DEAD, 1.0) if gate.grad is None else signed_colour(gate.grad, scene.scale)
         return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back"}
 
-    def legend(self, scene: Scene) -> str:
-        return _signed_legend(scene.scale, self.threshold) if scene.signed \
-            else _norm_legend(scene.scale, self.threshold)
+    def legend(self, scene: Scene, across: bool = False) -> str:
+        return _signed_legend(scene.scale, self.threshold, across) if scene.signed \
+            else _norm_legend(scene.scale, self.threshold, across)
 
 
-_TABLE = '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+def legend_table(title: str, entries: Sequence[tuple[str, str]], footer: str | None, *,
+                 across: bool, cellpadding: int = 2) -> str:
+    """A legend as an HTML-like label: a bold title, ``(swatch cell, meaning)`` entries, a footer row.
+
+    ``across=False`` puts one entry per row (a tall, narrow legend for a
+    left-right graph); ``across=True`` puts the title and all entries on one
+    row (a wide, short one for a top-down graph, whose last rank it shares
+    with the root box).  Each swatch is a ready ``<td ...>...</td>``.
+    """
+    table = f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="{cellpadding}">'
+    if across:
+        span = 1 + 2 * len(entries)
+        rows = (f"<tr><td><b>{title}</b></td>"
+                + "".join(f'{cell}<td align="left">{text}</td>' for cell, text in entries) + "</tr>")
+    else:
+        span = 2
+        rows = (f'<tr><td colspan="2"><b>{title}</b></td></tr>'
+                + "".join(f'<tr>{cell}<td align="left">{text}</td></tr>' for cell, text in entries))
+    if footer:
+        rows += f'<tr><td colspan="{span}">{footer}</td></tr>'
+    return table + rows + "</table>>"
 
 
-def _signed_legend(gmax: float, threshold: float) -> str:
+def _swatch(fill: str, text: str = "", width: int = 30) -> str:
+    return f'<td bgcolor="{fill}" width="{width}">{text}</td>'
+
+
+def _dashes() -> str:
+    return f'<td><font color="{DEAD_TEXT}">- - -</font></td>'
+
+
+def _signed_legend(gmax: float, threshold: float, across: bool) -> str:
     pos, _ = signed_colour(gmax, gmax)
     neg, _ = signed_colour(-gmax, gmax)
-    return (
-        _TABLE +
-        '<tr><td colspan="2"><b>gradient flow (local x upstream)</b></td></tr>'
-        f'<tr><td bgcolor="{pos}" width="30"></td><td align="left">positive; widest = '
-        f"{fmt(gmax)}</td></tr>"
-        f'<tr><td bgcolor="{neg}" width="30"></td><td align="left">negative</td></tr>'
-        f'<tr><td><font color="{DEAD_TEXT}">- - -</font></td><td align="left">zero: '
-        f"|flow| &lt;= {fmt(threshold)} (router loser, dead ReLU, saturated)</td></tr>"
-        "<tr><td colspan=\"2\">colour and width grow with |gradient|</td></tr>"
-        "</table>>"
-    )
+    entries = [(_swatch(pos), f"positive; widest = {fmt(gmax)}"), (_swatch(neg), "negative"),
+               (_dashes(), f"zero: |flow| &lt;= {fmt(threshold)} (router loser, dead ReLU, saturated)")]
+    return legend_table("gradient flow (local x upstream)", entries,
+                        "colour and width grow with |gradient|", across=across, cellpadding=4)
 
 
-def _norm_legend(gmax: float, threshold: float) -> str:
+def _norm_legend(gmax: float, threshold: float, across: bool) -> str:
     strong, _ = signed_colour(gmax, gmax)
-    return (
-        _TABLE +
-        '<tr><td colspan="2"><b>gradient flow: ‖local x upstream‖ (Frobenius)</b></td></tr>'
-        f'<tr><td bgcolor="{strong}" width="30"></td><td align="left">widest = '
-        f"{html_text(fmt(gmax))}</td></tr>"
-        f'<tr><td><font color="{DEAD_TEXT}">- - -</font></td><td align="left">zero: '
-        f"‖g‖ &lt;= {html_text(fmt(threshold))} (dead ReLU, saturated, constant)</td></tr>"
-        "<tr><td colspan=\"2\">colour and width grow with ‖g‖</td></tr>"
-        "</table>>"
-    )
+    entries = [(_swatch(strong), f"widest = {html_text(fmt(gmax))}"),
+               (_dashes(), f"zero: ‖g‖ &lt;= {html_text(fmt(threshold))} (dead ReLU, saturated, constant)")]
+    return legend_table("gradient flow: ‖local x upstream‖ (Frobenius)", entries,
+                        "colour and width grow with ‖g‖", across=across, cellpadding=4)
 
 
 # What each kind of value box is, for the legend: (kind, sample text, meaning), in reading order.
@@ -233,22 +248,20 @@ def _box_kind(cls: str) -> str:
     return "input" if "leaf" in tokens else "interior"
 
 
-def box_legend(scene: Scene, show_local: bool, show_grad: bool) -> str:
-    """The graph's legend: one swatch per kind of box it draws (its real fill), the gate, the edges."""
+def box_legend(scene: Scene, show_local: bool, show_grad: bool, across: bool = False) -> str:
+    """The graph's legend: one swatch per kind of box it draws (its real fill), the gate, the edges.
+
+    ``across``: entries side by side (see :func:`legend_table`).
+    """
     fills: dict[str, str] = {}
     for box in scene.boxes:
         fills.setdefault(_box_kind(box.cls), box.fill)
-    rows = [f'<tr><td bgcolor="{fills[kind]}" width="24">{sample}</td><td align="left">{text}</td></tr>'
-            for kind, sample, text in _BOX_KINDS if kind in fills]
+    entries = [(_swatch(fills[kind], sample, 24), text) for kind, sample, text in _BOX_KINDS if kind in fills]
     if scene.group_boxes:
-        rows.append(f'<tr><td bgcolor="{GROUP_FILL}" width="30"></td><td align="left">'
-                    "a module's nodes, collapsed into one box</td></tr>")
+        entries.append((_swatch(GROUP_FILL), "a module's nodes, collapsed into one box"))
     if any(g is not None for g in scene.gates):
-        rows.append(f'<tr><td bgcolor="{OP_FILL}" width="30">×</td><td align="left">'
-                    "gate: the op making the next box</td></tr>")
+        entries.append((_swatch(OP_FILL, "×"), "gate: the op making the next box"))
     edge = [t for t, on in (("local = d out / d in", show_local),
                             ("carried = local × upstream", show_grad)) if on]
-    if edge:
-        rows.append(f'<tr><td colspan="2">edges: {html_text(", ".join(edge))}</td></tr>')
-    return ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="2">'
-            '<tr><td colspan="2"><b>legend</b></td></tr>' + "".join(rows) + "</table>>")
+    footer = f"edges: {html_text(', '.join(edge))}" if edge else None
+    return legend_table("legend", entries, footer, across=across)
