@@ -179,6 +179,7 @@ def reading_order(scene: Scene) -> list[int]:
 def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str, stack: bool) -> None:
     """Each node's box and gate in :func:`reading_order`; a collapsed group where it first appears."""
     drawn: set[str] = set()
+    in_order = in_order_gates(scene)
     for i in reading_order(scene):
         box = scene.boxes[i]
         grp = scene.group(i)
@@ -193,12 +194,27 @@ def _draw_nodes(g: Diagram, scene: Scene, style: Style, rankdir: str, stack: boo
                **{"class": box.cls})
         gate = scene.gates[i]
         if gate is not None:
-            _draw_gate(g, i, gate, scene, style)
+            _draw_gate(g, i, gate, scene, style, i in in_order)
 
 
-def _draw_gate(g: Diagram, i: int, gate: Gate, scene: Scene, style: Style) -> None:
+def in_order_gates(scene: Scene) -> set[int]:
+    """Gates whose inputs Graphviz must keep in argument order (``a - b``: a first).
+
+    Those whose every input feeds only this gate: ordering them costs no
+    crossing.  An input used twice (``x1`` in ``w1*x1`` and ``w2*x1``) is left
+    to Graphviz, which places it where its edges cross least.
+    """
+    uses = Counter(w.parent for w in scene.wires)
+    inputs: dict[int, list[int]] = {}
+    for w in scene.wires:
+        inputs.setdefault(w.child, []).append(w.parent)
+    return {i for i, ps in inputs.items() if len(ps) > 1 and all(uses[p] == 1 for p in ps)}
+
+
+def _draw_gate(g: Diagram, i: int, gate: Gate, scene: Scene, style: Style, in_order: bool) -> None:
+    order = {"ordering": "in"} if in_order else {}
     g.node(f"op{i}", visible(gate.symbol), id=f"op{i}", fillcolor=OP_FILL, margin="0.02",
-           tooltip=tooltip_text(gate.tooltip), **gate.shape, **{"class": gate.cls})
+           tooltip=tooltip_text(gate.tooltip), **gate.shape, **order, **{"class": gate.cls})
     attrs = {"id": f"o{i}", "class": "out"}
     attrs.update(style.out_attrs(gate, scene))
     g.edge(f"op{i}", f"n{i}", **attrs)

@@ -57,6 +57,12 @@ def box_fill(root: bool, leaf: bool) -> str:
     return ROOT_FILL if root else LEAF_FILL if leaf else VALUE_FILL
 
 
+def flow_arrowsize(width: float) -> str:
+    """A flow edge's ``arrowsize``: Graphviz grows arrowheads with the pen width, so a 6 pt edge's
+    head would reach over its own number; 1 / sqrt(width) keeps heads about as long as a thin edge's."""
+    return f"{1.0 / math.sqrt(max(width, 1.0)):.2f}"
+
+
 def text_colour(v: float | None) -> str:
     """The colour of a number printed on an edge: dark red for +, dark blue for -, dark grey for 0/None."""
     return DEAD_TEXT if not v else POSITIVE_TEXT if v > 0 else NEGATIVE_TEXT
@@ -160,12 +166,13 @@ class FlowStyle(Style):
     def _flow(self, flowed: float | None, label: str, scene: Scene) -> dict[str, str]:
         if flowed is None or abs(flowed) <= self.threshold:
             return {"color": DEAD, "style": "dashed", "penwidth": "1", "dir": "back",
-                    "label": label, "fontcolor": DEAD_TEXT, "fontsize": EDGE_LABEL_SIZE,
+                    "label": f" {label} ", "fontcolor": DEAD_TEXT, "fontsize": EDGE_LABEL_SIZE,
                     "class": "flow dead"}
         colour, width = signed_colour(flowed, scene.scale)
         cls = ("flow positive" if flowed > 0 else "flow negative") if scene.signed else "flow"
-        return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back", "label": label,
-                "fontcolor": text_colour(flowed), "fontsize": EDGE_LABEL_SIZE, "class": cls}
+        return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back", "label": f" {label} ",
+                "fontcolor": text_colour(flowed), "fontsize": EDGE_LABEL_SIZE, "class": cls,
+                "arrowsize": flow_arrowsize(width)}
 
     def wire_attrs(self, wire: Wire, scene: Scene) -> dict[str, str]:
         return self._flow(wire.flowed, wire.flow, scene)
@@ -175,7 +182,7 @@ class FlowStyle(Style):
 
     def out_attrs(self, gate: Gate, scene: Scene) -> dict[str, str]:
         colour, width = (DEAD, 1.0) if gate.grad is None else signed_colour(gate.grad, scene.scale)
-        return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back"}
+        return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back", "arrowsize": flow_arrowsize(width)}
 
     def legend(self, scene: Scene, across: bool = False) -> str:
         return _signed_legend(scene.scale, self.threshold, across) if scene.signed \
