@@ -54,6 +54,10 @@ class Picture:
     nodes: dict[str, Rect]  # every <g> with an id: its on-screen box
 
 
+# every @font-face of the page loaded (a face loads only when used, after document.fonts.ready)
+LOAD_FONTS = ("Promise.all(Array.from(document.fonts).map(f => f.load()))"
+              ".then(() => document.fonts.ready).then(() => true)")
+
 MEASURE = """() => {
   const svg = document.querySelector('svg');
   const r = svg.getBoundingClientRect();
@@ -85,11 +89,23 @@ def _rgb(css: str) -> tuple[int, int, int]:
     return r, g, b
 
 
+def open_svg(page: Any, svg: str, head: str = "") -> None:
+    """Show ``svg`` in ``page``: the page and its fonts first, then the picture (a text shaped
+    before its web font loaded would keep the fallback's empty boxes)."""
+    page.set_content(page_html("", head))
+    page.evaluate(LOAD_FONTS)
+    page.evaluate("svg => { document.body.innerHTML = svg; }", inline(svg))
+
+
+def inline(svg: str) -> str:
+    """The SVG without its XML declaration and doctype, to put in an HTML page."""
+    return re.sub(r"<\?xml[^>]*>|<!DOCTYPE[^>]*>", "", svg)
+
+
 def page_html(svg: str, head: str = "") -> str:
     """The SVG inline in a white page with no margin (``head``: extra ``<head>`` content)."""
-    body = re.sub(r"<\?xml[^>]*>|<!DOCTYPE[^>]*>", "", svg)
     return (f"<!doctype html><html><head><meta charset='utf-8'>{head}</head>"
-            f"<body style='margin:0;background:#ffffff'>{body}</body></html>")
+            f"<body style='margin:0;background:#ffffff'>{inline(svg)}</body></html>")
 
 
 def svg_size_px(svg: str) -> tuple[float, float]:
@@ -107,8 +123,7 @@ def measure(browser: Any, svg: str, head: str = "") -> Picture:
     w, h = svg_size_px(svg)
     page = browser.new_page(viewport={"width": int(w) + 2, "height": int(h) + 2})
     try:
-        page.set_content(page_html(svg, head))
-        page.evaluate("document.fonts.ready.then(() => true)")
+        open_svg(page, svg, head)
         raw = page.evaluate(MEASURE)
     finally:
         page.close()
@@ -147,3 +162,46 @@ def overlapping(texts: list[Text], tolerance: float = 1.0) -> list[tuple[str, st
 
 def centre(r: Rect) -> tuple[float, float]:
     return (r[0] + r[2]) / 2, (r[1] + r[3]) / 2
+
+
+CELLS = """() => Array.from(document.querySelectorAll('svg g.node.value')).map(g => {
+  const rect = el => { const b = el.getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; };
+  const outline = g.querySelector('polygon');
+  return {id: g.id, box: outline ? rect(outline) : null,
+          rules: Array.from(g.querySelectorAll('polyline')).map(rect),
+          texts: Array.from(g.querySelectorAll('text')).map(t => ({text: t.textContent, box: rect(t)}))};
+})"""
+
+
+def overflowing(browser: Any, svg: str, head: str = "", tolerance: float = 0.5) -> list[tuple[str, str]]:
+    """Texts of record boxes that run out of their cell: past the box's outline, or across a rule
+    between two fields.  ``(node id, text)`` pairs."""
+    w, h = svg_size_px(svg)
+    page = browser.new_page(viewport={"width": int(w) + 2, "height": int(h) + 2})
+    try:
+        open_svg(page, svg, head)
+        nodes = page.evaluate(CELLS)
+    finally:
+        page.close()
+    bad = []
+    for node in nodes:
+        if node["box"] is None:
+            continue
+        x0, y0, x1, y1 = node["box"]
+        for t in node["texts"]:
+            a, b, c, d = t["box"]
+            outside = a < x0 - tolerance or c > x1 + tolerance
+            across = any(_crosses(tuple(r), (a, b, c, d), tolerance) for r in node["rules"])
+            if outside or across:
+                bad.append((node["id"], t["text"]))
+    return bad
+
+
+def _crosses(rule: Rect, text: Rect, tolerance: float) -> bool:
+    """Whether a rule between record fields (a vertical or horizontal line) runs through a text."""
+    a, b, c, d = text
+    if rule[2] - rule[0] < rule[3] - rule[1]:  # vertical
+        x = (rule[0] + rule[2]) / 2
+        return a + tolerance < x < c - tolerance and min(d, rule[3]) - max(b, rule[1]) > tolerance
+    y = (rule[1] + rule[3]) / 2
+    return b + tolerance < y < d - tolerance and min(c, rule[2]) - max(a, rule[0]) > tolerance
