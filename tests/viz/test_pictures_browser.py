@@ -3,8 +3,9 @@ measured there (size, on-screen text size, WCAG contrast against what lies behin
 overlapping texts, and the order of the units).
 
 Pictures: the seed 2-2-1 network's graph and flow (they must fit 1920 x 1080), the gate
-examples of notebook 03 (rebuilt here as the notebook builds them) and
-``draw_network(nn.MLP(3, [5, 4, 2]))``.  ``test_the_checks_catch_a_bad_picture`` shows each
+examples of notebook 03 (rebuilt here as the notebook builds them: one gate within 1024 x 576,
+the composite within 1280 x 720, the sigmoid neuron within 1920 x 1080) and
+``draw_network(nn.MLP(3, [5, 4, 2]))`` (within 1280 x 720).  ``test_the_checks_catch_a_bad_picture`` shows each
 check fails on a picture spoilt on purpose.
 """
 
@@ -24,7 +25,9 @@ from tracegrad.viz.cli import lecture_network
 from tests.viz.browser import Picture, centre, chromium, contrast, measure, overlapping
 from tests.viz.helpers import groups, parse_svg, texts
 
-PROJECTOR = (1920.0, 1080.0)
+PROJECTOR = (1920.0, 1080.0)  # the 2-2-1 network's graph and flow, and the sigmoid neuron's
+HD = (1280.0, 720.0)  # notebook 03's composite example and the 3-5-4-2 network
+COLUMN = (1024.0, 576.0)  # one gate: fits a notebook column
 MIN_TEXT_PX = 11.0
 MIN_CONTRAST = 4.5
 
@@ -95,15 +98,15 @@ GATE_ORDER = (("a", "b"),)
 CASES = {
     "graph-221": Case(lecture_graph, PROJECTOR, LECTURE_ORDER),
     "flow-221": Case(lambda: draw_flow(lecture_network()), PROJECTOR, LECTURE_ORDER),
-    "gates-composite-graph": Case(lambda: draw_graph(composite()), PROJECTOR, (("x", "y"), ("z", "w"))),
-    "gates-composite-flow": Case(lambda: draw_flow(composite()), PROJECTOR, (("x", "y"), ("z", "w"))),
-    **{f"gate-{op}-{kind}": Case(lambda op=op, draw=draw: draw(gate(op)), PROJECTOR, GATE_ORDER)
+    "gates-composite-graph": Case(lambda: draw_graph(composite()), HD, (("x", "y"), ("z", "w"))),
+    "gates-composite-flow": Case(lambda: draw_flow(composite()), HD, (("x", "y"), ("z", "w"))),
+    **{f"gate-{op}-{kind}": Case(lambda op=op, draw=draw: draw(gate(op)), COLUMN, GATE_ORDER)
        for op in ("add", "mul", "max", "copy") for kind, draw in (("graph", draw_graph), ("flow", draw_flow))},
-    "gate-x+x-graph": Case(lambda: draw_graph(twice()), PROJECTOR, ()),
+    "gate-x+x-graph": Case(lambda: draw_graph(twice()), COLUMN, ()),
     "neuron-graph": Case(lambda: draw_graph(neuron()), PROJECTOR, (NEURON[:4],)),
     "neuron-flow": Case(lambda: draw_flow(neuron()), PROJECTOR, (NEURON[:4],)),
     "neuron-primitive-flow": Case(lambda: draw_flow(neuron(primitive=True)), PROJECTOR, (NEURON[:4],)),
-    "network-3-5-4-2": Case(network, PROJECTOR, NETWORK_ORDER),
+    "network-3-5-4-2": Case(network, HD, NETWORK_ORDER),
 }
 
 
@@ -123,14 +126,13 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def rendered(browser: Any) -> dict[str, Rendered]:
     """Each case rendered and measured once, on first use."""
-    cache: dict[str, Rendered] = {}
 
     class Lazy(dict):
         def __missing__(self, key: str) -> Rendered:
             diagram = CASES[key].make()
             svg = diagram.svg()
-            cache[key] = Rendered(svg, diagram.source, measure(browser, svg))
-            return cache[key]
+            self[key] = Rendered(svg, diagram.source, measure(browser, svg))
+            return self[key]
 
     return Lazy()
 
@@ -222,3 +224,15 @@ def test_the_checks_catch_a_bad_picture(rendered: dict[str, Rendered], browser: 
     assert [fg for _, fg, _, _ in pale_texts(bad.picture)] == [(187, 187, 187)]
     assert any({a, b} == {"data 0.18", "data 0.33"} for a, b, _ in overlapping(bad.picture.texts))
     assert out_of_order(bad, LECTURE_ORDER) == [("x1", "x2")]
+
+
+def test_the_order_check_catches_a_scrambled_network(rendered: dict[str, Rendered], browser: Any) -> None:
+    """Neurons h¹₁ and h¹₂ swapped, and the output column moved left of layer 2."""
+    good = rendered["network-3-5-4-2"]
+    svg = good.svg.replace('id="L0N0"', 'id="tmp"').replace('id="L0N1"', 'id="L0N0"').replace('id="tmp"', 'id="L0N1"')
+    assert ("L0N0", "L0N1") in out_of_order(Rendered(svg, good.source, measure(browser, svg)), NETWORK_ORDER)
+    pic = good.picture
+    nodes = dict(pic.nodes)
+    nodes["L2N0"] = (0.0, nodes["L2N0"][1], 1.0, nodes["L2N0"][3])
+    moved = Rendered(good.svg, good.source, Picture(pic.width, pic.height, pic.texts, nodes))
+    assert ("column 2", "column 3") in out_of_order(moved, NETWORK_ORDER)
