@@ -9,8 +9,9 @@ Statements come out in a fixed order (boxes and gates in :func:`reading_order`,
 then edges, then bundles, then the legend), so the same graph always gives
 byte-identical DOT.  A top-down graph whose widest level fits a projector
 writes each box on one row and each edge label on one line, so every rank
-is one text line high (the seed 2-2-1 network: 1688 x 1004 px).  Each edge is drawn in the forward direction (parent ->
-gate); the flow style turns its arrow round (``dir=back``).
+is one text line high (the seed 2-2-1 network: 1688 x 1032 px).  Each edge
+is drawn in the forward direction (parent -> gate); the flow style turns its
+arrow round (``dir=back``).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
     ``'LR'``/``'TB'``/... force a direction.  Left to right, value boxes stack
     label, data and grad; top to bottom, each box is one row and each edge
     label one line while the widest level fits 1,920 px (else they stack), so
-    the seed 2-2-1 network fits a 1920 x 1080 projector (1688 x 1004 px).
+    the seed 2-2-1 network fits a 1920 x 1080 projector (1688 x 1032 px).
 
     ``collapse='neuron'`` / ``'layer'`` (or a function scope -> group) draws
     one box per nn module.  Past ``max_nodes`` boxes (the walk stops there),

@@ -189,20 +189,29 @@ class FlowStyle(Style):
             else _norm_legend(scene.scale, self.threshold, across)
 
 
+ACROSS = 3  # entries a row in a legend laid across (a top-down graph's): 4 entries make 2 rows of 2
+
+
 def legend_table(title: str, entries: Sequence[tuple[str, str]], footer: str | None, *,
                  across: bool, cellpadding: int = 2) -> str:
     """A legend as an HTML-like label: a bold title, ``(swatch cell, meaning)`` entries, a footer row.
 
     ``across=False`` puts one entry per row (a tall, narrow legend for a
-    left-right graph); ``across=True`` puts the title and all entries on one
-    row (a wide, short one for a top-down graph, whose last rank it shares
-    with the root box).  Each swatch is a ready ``<td ...>...</td>``.
+    left-right graph); ``across=True`` puts the title beside rows of at most
+    :data:`ACROSS` entries (a wide, short one for a top-down graph, whose last
+    rank it shares with the root box).  Each swatch is a ready ``<td ...>...</td>``.
     """
     table = f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="{cellpadding}">'
     if across:
-        span = 1 + 2 * len(entries)
-        rows = (f"<tr><td><b>{title}</b></td>"
-                + "".join(f'{cell}<td align="left">{text}</td>' for cell, text in entries) + "</tr>")
+        lines = math.ceil(len(entries) / ACROSS)  # at most ACROSS entries a row, rows balanced
+        per_row = math.ceil(len(entries) / lines) if entries else 0
+        span = 1 + 2 * per_row
+        chunks = [entries[k:k + per_row] for k in range(0, len(entries), per_row)] or [[]]
+        rows = "".join(
+            "<tr>" + (f'<td rowspan="{len(chunks)}"><b>{title}</b></td>' if k == 0 else "")
+            + "".join(f'{cell}<td align="left">{text}</td>' for cell, text in chunk)
+            + (f'<td colspan="{2 * (per_row - len(chunk))}"></td>' if len(chunk) < per_row else "") + "</tr>"
+            for k, chunk in enumerate(chunks))
     else:
         span = 2
         rows = (f'<tr><td colspan="2"><b>{title}</b></td></tr>'

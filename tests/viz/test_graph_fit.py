@@ -44,7 +44,7 @@ def mlp_loss() -> Value:
 
 
 # (picture, max width px, max height px): the lecture network fits a 1920 x 1080 projector
-# (1688 x 1004 px and 1505 x 1041 px: top-down, one-row boxes); the 2-4-1 MLP (12 boxes on one
+# (1688 x 1032 px and 1508 x 1041 px: top-down, one-row boxes); the 2-4-1 MLP (12 boxes on one
 # level, stacked) 2200 px wide.  Before: 1148 x 1947 px, and first 4227 and 3913 px wide.
 CASES = [
     pytest.param(lecture_graph, 1920, 1080, id="graph-221"),
