@@ -15,7 +15,7 @@ from .dot import Diagram, GraphvizNotFoundError, PdfUnavailableError, RenderTime
 from .graph import draw_flow, draw_graph
 from .limits import DiagramTooBigError
 from .network import draw_network
-from .plots import plot_activations, plot_decision_boundary, plot_history
+from .plots import plot_activations, plot_decision_boundary, plot_history, use_hangul_font
 from .stepper import BackpropStepper, BackwardTable, StepInfo
 
 __all__ = [
@@ -38,4 +38,5 @@ __all__ = [
     "plot_activations",
     "plot_decision_boundary",
     "plot_history",
+    "use_hangul_font",
 ]

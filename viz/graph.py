@@ -41,9 +41,11 @@ def draw_graph(root: Value | Tensor | Trace, *, show_grad: bool = True,
     ``x + x`` draws two edges from ``x`` and ``x``'s box shows their sum.
 
     ``rankdir='auto'`` (the default) runs the graph left to right while that
-    fits 1,600 px at 100 %, else top to bottom when that is narrower (the
-    seed 2-2-1 network: 1,136 px wide); ``'LR'``/``'TB'``/... force a direction.
-    Value boxes stack label, data and grad, so each is as narrow as its longest line.
+    fits 1,600 px at 100 %, else top to bottom when that is narrower;
+    ``'LR'``/``'TB'``/... force a direction.  Left to right, value boxes stack
+    label, data and grad; top to bottom, each box is one row and each edge
+    label one line while the widest level fits 1,920 px (else they stack), so
+    the seed 2-2-1 network fits a 1920 x 1080 projector (1688 x 1032 px).
 
     ``collapse='neuron'`` / ``'layer'`` (or a function scope -> group) draws
     one box per nn module.  Past ``max_nodes`` boxes (the walk stops there),

@@ -16,14 +16,18 @@ gives 1280 px wide pictures from the default figure sizes (6.4 in wide), as
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..engine import Tensor, Trace, Value, no_grad
 
+HANGUL_FONT = "NanumGothic"  # shipped by koreanize-matplotlib (the notebooks extra): matplotlib's DejaVu has no Hangul
 SLIDE_DPI = 200  # savefig dpi for slides: 6.4 in x 200 dpi = 1280 px wide
 FIGSIZE = (6.4, 4.8)  # inches: the default plot size (matplotlib's own)
 
@@ -36,6 +40,53 @@ def _pyplot() -> Any:
             "viz plots need matplotlib: pip install 'tracegrad[notebooks]'"
         ) from exc
     return plt
+
+
+def has_hangul(text: str) -> bool:
+    """Whether ``text`` has Hangul (syllables, jamo or compatibility jamo)."""
+    return any("\uac00" <= c <= "\ud7a3" or "\u1100" <= c <= "\u11ff" or "\u3130" <= c <= "\u318f"
+               for c in text)
+
+
+def hangul_font_file() -> Path | None:
+    """NanumGothic.ttf from the koreanize-matplotlib package, or ``None`` when it is not installed.
+
+    Found without importing the package: its import changes matplotlib's
+    global font settings for every plot.
+    """
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / "NanumGothic.ttf"
+    return path if path.is_file() else None
+
+
+def use_hangul_font(fig: Any) -> Any:
+    """Give every text of ``fig`` that has Hangul a font with its glyphs; returns ``fig``.
+
+    The text keeps its own font for Latin letters and digits, and falls back
+    to :data:`HANGUL_FONT` for the Korean ones.  The plots here call it
+    themselves; call it after adding Korean labels of your own
+    (``ax.set_xlabel("시간 t")``).  Without koreanize-matplotlib: a
+    ``UserWarning`` that says how to get the font (the glyphs would be boxes).
+    """
+    from matplotlib import font_manager
+    from matplotlib.text import Text
+
+    texts = [t for t in fig.findobj(Text) if has_hangul(t.get_text())]
+    if not texts:
+        return fig
+    path = hangul_font_file()
+    if path is None:
+        warnings.warn("Korean text in a plot needs a Hangul font: pip install 'tracegrad[notebooks]' "
+                      "(its koreanize-matplotlib ships NanumGothic)", UserWarning, stacklevel=2)
+        return fig
+    if HANGUL_FONT not in {f.name for f in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(str(path))
+    for t in texts:
+        own = [f for f in t.get_fontfamily() if f != HANGUL_FONT]
+        t.set_fontfamily([*own, HANGUL_FONT])
+    return fig
 
 
 # ---------------------------------------------------------------- batched replay
@@ -151,7 +202,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, ax: Any = None,
     ax.set_ylabel("x2")
     ax.legend(loc="best", fontsize=9)
     ax.set_title(title or "decision boundary")
-    return fig
+    return use_hangul_font(fig)
 
 
 def plot_history(history: Any, *, ax: Any = None, title: str | None = None) -> Any:
@@ -192,7 +243,7 @@ def plot_history(history: Any, *, ax: Any = None, title: str | None = None) -> A
         handles, names = handles + more[0], names + more[1]
     top.legend(handles, names, loc="center right", fontsize=9)
     ax.set_title(title or "training history")
-    return fig
+    return use_hangul_font(fig)
 
 
 def _closed_form(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -268,4 +319,4 @@ def plot_activations(names: Sequence[str] = ("sigmoid", "tanh", "relu", "leaky_r
         ax.set_xlabel("z")
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    return fig
+    return use_hangul_font(fig)

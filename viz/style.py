@@ -57,6 +57,12 @@ def box_fill(root: bool, leaf: bool) -> str:
     return ROOT_FILL if root else LEAF_FILL if leaf else VALUE_FILL
 
 
+def flow_arrowsize(width: float) -> str:
+    """A flow edge's ``arrowsize``: Graphviz grows arrowheads with the pen width, so a 6 pt edge's
+    head would reach over its own number; 1 / sqrt(width) keeps heads about as long as a thin edge's."""
+    return f"{1.0 / math.sqrt(max(width, 1.0)):.2f}"
+
+
 def text_colour(v: float | None) -> str:
     """The colour of a number printed on an edge: dark red for +, dark blue for -, dark grey for 0/None."""
     return DEAD_TEXT if not v else POSITIVE_TEXT if v > 0 else NEGATIVE_TEXT
@@ -107,8 +113,8 @@ class Style:
         """Extra attributes of the gate -> value edge."""
         return {}
 
-    def legend(self, scene: Scene) -> str | None:
-        """The legend's HTML-like label (``None``: no legend)."""
+    def legend(self, scene: Scene, across: bool = False) -> str | None:
+        """The legend's HTML-like label (``None``: no legend); ``across``: one wide row (a top-down graph)."""
         return None
 
 
@@ -143,8 +149,8 @@ class GraphStyle(Style):
         carried = f"\ncarried Σ {fmt(total)}" if self.show_grad else ""
         return {"class": "grad", "label": f"{len(wires)} edges{carried}"}
 
-    def legend(self, scene: Scene) -> str | None:
-        return box_legend(scene, self.show_local, self.show_grad) if self.show_legend else None
+    def legend(self, scene: Scene, across: bool = False) -> str | None:
+        return box_legend(scene, self.show_local, self.show_grad, across) if self.show_legend else None
 
 
 @dataclass(frozen=True)
@@ -160,12 +166,13 @@ class FlowStyle(Style):
     def _flow(self, flowed: float | None, label: str, scene: Scene) -> dict[str, str]:
         if flowed is None or abs(flowed) <= self.threshold:
             return {"color": DEAD, "style": "dashed", "penwidth": "1", "dir": "back",
-                    "label": label, "fontcolor": DEAD_TEXT, "fontsize": EDGE_LABEL_SIZE,
+                    "label": f" {label} ", "fontcolor": DEAD_TEXT, "fontsize": EDGE_LABEL_SIZE,
                     "class": "flow dead"}
         colour, width = signed_colour(flowed, scene.scale)
         cls = ("flow positive" if flowed > 0 else "flow negative") if scene.signed else "flow"
-        return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back", "label": label,
-                "fontcolor": text_colour(flowed), "fontsize": EDGE_LABEL_SIZE, "class": cls}
+        return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back", "label": f" {label} ",
+                "fontcolor": text_colour(flowed), "fontsize": EDGE_LABEL_SIZE, "class": cls,
+                "arrowsize": flow_arrowsize(width)}
 
     def wire_attrs(self, wire: Wire, scene: Scene) -> dict[str, str]:
         return self._flow(wire.flowed, wire.flow, scene)
@@ -175,44 +182,68 @@ class FlowStyle(Style):
 
     def out_attrs(self, gate: Gate, scene: Scene) -> dict[str, str]:
         colour, width = (DEAD, 1.0) if gate.grad is None else signed_colour(gate.grad, scene.scale)
-        return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back"}
+        return {"color": colour, "penwidth": f"{width:.2f}", "dir": "back", "arrowsize": flow_arrowsize(width)}
 
-    def legend(self, scene: Scene) -> str:
-        return _signed_legend(scene.scale, self.threshold) if scene.signed \
-            else _norm_legend(scene.scale, self.threshold)
-
-
-_TABLE = '<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+    def legend(self, scene: Scene, across: bool = False) -> str:
+        return _signed_legend(scene.scale, self.threshold, across) if scene.signed \
+            else _norm_legend(scene.scale, self.threshold, across)
 
 
-def _signed_legend(gmax: float, threshold: float) -> str:
+ACROSS = 3  # entries a row in a legend laid across (a top-down graph's): 4 entries make 2 rows of 2
+
+
+def legend_table(title: str, entries: Sequence[tuple[str, str]], footer: str | None, *,
+                 across: bool, cellpadding: int = 2) -> str:
+    """A legend as an HTML-like label: a bold title, ``(swatch cell, meaning)`` entries, a footer row.
+
+    ``across=False`` puts one entry per row (a tall, narrow legend for a
+    left-right graph); ``across=True`` puts the title beside rows of at most
+    :data:`ACROSS` entries (a wide, short one for a top-down graph, whose last
+    rank it shares with the root box).  Each swatch is a ready ``<td ...>...</td>``.
+    """
+    table = f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="{cellpadding}">'
+    if across:
+        lines = math.ceil(len(entries) / ACROSS)  # at most ACROSS entries a row, rows balanced
+        per_row = math.ceil(len(entries) / lines) if entries else 0
+        span = 1 + 2 * per_row
+        chunks = [entries[k:k + per_row] for k in range(0, len(entries), per_row)] or [[]]
+        rows = "".join(
+            "<tr>" + (f'<td rowspan="{len(chunks)}"><b>{title}</b></td>' if k == 0 else "")
+            + "".join(f'{cell}<td align="left">{text}</td>' for cell, text in chunk)
+            + (f'<td colspan="{2 * (per_row - len(chunk))}"></td>' if len(chunk) < per_row else "") + "</tr>"
+            for k, chunk in enumerate(chunks))
+    else:
+        span = 2
+        rows = (f'<tr><td colspan="2"><b>{title}</b></td></tr>'
+                + "".join(f'<tr>{cell}<td align="left">{text}</td></tr>' for cell, text in entries))
+    if footer:
+        rows += f'<tr><td colspan="{span}">{footer}</td></tr>'
+    return table + rows + "</table>>"
+
+
+def _swatch(fill: str, text: str = "", width: int = 30) -> str:
+    return f'<td bgcolor="{fill}" width="{width}">{text}</td>'
+
+
+def _dashes() -> str:
+    return f'<td><font color="{DEAD_TEXT}">- - -</font></td>'
+
+
+def _signed_legend(gmax: float, threshold: float, across: bool) -> str:
     pos, _ = signed_colour(gmax, gmax)
     neg, _ = signed_colour(-gmax, gmax)
-    return (
-        _TABLE +
-        '<tr><td colspan="2"><b>gradient flow (local x upstream)</b></td></tr>'
-        f'<tr><td bgcolor="{pos}" width="30"></td><td align="left">positive; widest = '
-        f"{fmt(gmax)}</td></tr>"
-        f'<tr><td bgcolor="{neg}" width="30"></td><td align="left">negative</td></tr>'
-        f'<tr><td><font color="{DEAD_TEXT}">- - -</font></td><td align="left">zero: '
-        f"|flow| &lt;= {fmt(threshold)} (router loser, dead ReLU, saturated)</td></tr>"
-        "<tr><td colspan=\"2\">colour and width grow with |gradient|</td></tr>"
-        "</table>>"
-    )
+    entries = [(_swatch(pos), f"positive; widest = {fmt(gmax)}"), (_swatch(neg), "negative"),
+               (_dashes(), f"zero: |flow| &lt;= {fmt(threshold)} (router loser, dead ReLU, saturated)")]
+    return legend_table("gradient flow (local x upstream)", entries,
+                        "colour and width grow with |gradient|", across=across, cellpadding=4)
 
 
-def _norm_legend(gmax: float, threshold: float) -> str:
+def _norm_legend(gmax: float, threshold: float, across: bool) -> str:
     strong, _ = signed_colour(gmax, gmax)
-    return (
-        _TABLE +
-        '<tr><td colspan="2"><b>gradient flow: ‖local x upstream‖ (Frobenius)</b></td></tr>'
-        f'<tr><td bgcolor="{strong}" width="30"></td><td align="left">widest = '
-        f"{html_text(fmt(gmax))}</td></tr>"
-        f'<tr><td><font color="{DEAD_TEXT}">- - -</font></td><td align="left">zero: '
-        f"‖g‖ &lt;= {html_text(fmt(threshold))} (dead ReLU, saturated, constant)</td></tr>"
-        "<tr><td colspan=\"2\">colour and width grow with ‖g‖</td></tr>"
-        "</table>>"
-    )
+    entries = [(_swatch(strong), f"widest = {html_text(fmt(gmax))}"),
+               (_dashes(), f"zero: ‖g‖ &lt;= {html_text(fmt(threshold))} (dead ReLU, saturated, constant)")]
+    return legend_table("gradient flow: ‖local x upstream‖ (Frobenius)", entries,
+                        "colour and width grow with ‖g‖", across=across, cellpadding=4)
 
 
 # What each kind of value box is, for the legend: (kind, sample text, meaning), in reading order.
@@ -233,22 +264,20 @@ def _box_kind(cls: str) -> str:
     return "input" if "leaf" in tokens else "interior"
 
 
-def box_legend(scene: Scene, show_local: bool, show_grad: bool) -> str:
-    """The graph's legend: one swatch per kind of box it draws (its real fill), the gate, the edges."""
+def box_legend(scene: Scene, show_local: bool, show_grad: bool, across: bool = False) -> str:
+    """The graph's legend: one swatch per kind of box it draws (its real fill), the gate, the edges.
+
+    ``across``: entries side by side (see :func:`legend_table`).
+    """
     fills: dict[str, str] = {}
     for box in scene.boxes:
         fills.setdefault(_box_kind(box.cls), box.fill)
-    rows = [f'<tr><td bgcolor="{fills[kind]}" width="24">{sample}</td><td align="left">{text}</td></tr>'
-            for kind, sample, text in _BOX_KINDS if kind in fills]
+    entries = [(_swatch(fills[kind], sample, 24), text) for kind, sample, text in _BOX_KINDS if kind in fills]
     if scene.group_boxes:
-        rows.append(f'<tr><td bgcolor="{GROUP_FILL}" width="30"></td><td align="left">'
-                    "a module's nodes, collapsed into one box</td></tr>")
+        entries.append((_swatch(GROUP_FILL), "a module's nodes, collapsed into one box"))
     if any(g is not None for g in scene.gates):
-        rows.append(f'<tr><td bgcolor="{OP_FILL}" width="30">×</td><td align="left">'
-                    "gate: the op making the next box</td></tr>")
+        entries.append((_swatch(OP_FILL, "×"), "gate: the op making the next box"))
     edge = [t for t, on in (("local = d out / d in", show_local),
                             ("carried = local × upstream", show_grad)) if on]
-    if edge:
-        rows.append(f'<tr><td colspan="2">edges: {html_text(", ".join(edge))}</td></tr>')
-    return ('<<table border="0" cellborder="1" cellspacing="0" cellpadding="2">'
-            '<tr><td colspan="2"><b>legend</b></td></tr>' + "".join(rows) + "</table>>")
+    footer = f"edges: {html_text(', '.join(edge))}" if edge else None
+    return legend_table("legend", entries, footer, across=across)

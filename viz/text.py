@@ -7,6 +7,7 @@ numbers and label text from here.
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -51,17 +52,44 @@ def visible(text: str) -> str:
     return text.translate(_CONTROL_PICTURES)
 
 
+# graphviz-pure measures a character it has no width for (any non-ASCII one) as one space per
+# UTF-8 byte: a Hangul syllable or CJK ideograph (3 bytes) as 0.83 em, where fonts draw it
+# 0.92-1.0 em wide.  Text with such wide characters gets padding worth WIDE_PAD spaces (0.17 em)
+# per wide character, half on each side so it stays centred: a Korean label's box is as wide as
+# its text.  The padding is no-break spaces (a record field keeps them; graphviz-pure measures
+# each, 2 bytes, as 2 spaces).
+WIDE_PAD = 0.6
+NBSP = "\u00a0"
+
+
+def wide_padding(text: str) -> tuple[int, int]:
+    """No-break spaces to put before and after ``text`` so Graphviz makes its box wide enough."""
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in text)
+    n = math.ceil(WIDE_PAD * wide / 2)
+    return n // 2, n - n // 2
+
+
+def pad_wide(text: str) -> str:
+    """``text`` with the padding of :func:`wide_padding` (unchanged when it has no wide characters)."""
+    before, after = wide_padding(text)
+    return NBSP * before + text + NBSP * after
+
+
 def record_text(text: str) -> str:
-    """Escape a string for a Graphviz record field (a newline becomes a space, see :func:`visible`)."""
+    """Escape a string for a Graphviz record field (a newline becomes a space, see :func:`visible`).
+
+    East-Asian wide text (Korean) is padded, see :func:`wide_padding`.
+    """
     out = visible(text.replace("\n", " ")).replace("\\", "\\\\")
     for c in "{}|<>\"":
         out = out.replace(c, "\\" + c)
-    return out
+    return pad_wide(out)
 
 
 def html_text(text: str) -> str:
-    """Escape a string for a Graphviz HTML-like label (control characters: see :func:`visible`)."""
-    return visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape a string for a Graphviz HTML-like label (control characters: see :func:`visible`;
+    East-Asian wide text is padded, see :func:`wide_padding`)."""
+    return pad_wide(visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def tooltip_text(text: str) -> str:

@@ -43,11 +43,12 @@ def mlp_loss() -> Value:
     return loss
 
 
-# (picture, max width px, max height px): the lecture network fits a 1600 px projector width
-# (1148 x 1947 px); the 2-4-1 MLP (12 boxes on one level) 2200 px.  Before: 4227 and 3913 px wide.
+# (picture, max width px, max height px): the lecture network fits a 1920 x 1080 projector
+# (1688 x 1032 px and 1508 x 1041 px: top-down, one-row boxes); the 2-4-1 MLP (12 boxes on one
+# level, stacked) 2200 px wide.  Before: 1148 x 1947 px, and first 4227 and 3913 px wide.
 CASES = [
-    pytest.param(lecture_graph, 1600, 2000, id="graph-221"),
-    pytest.param(lambda: draw_flow(lecture_network()).svg(), 1600, 2000, id="flow-221"),
+    pytest.param(lecture_graph, 1920, 1080, id="graph-221"),
+    pytest.param(lambda: draw_flow(lecture_network()).svg(), 1920, 1080, id="flow-221"),
     pytest.param(lambda: draw_graph(mlp_loss()).svg(), 2200, 1800, id="graph-2-4-1"),
     pytest.param(lambda: draw_flow(mlp_loss()).svg(), 2200, 1800, id="flow-2-4-1"),
 ]
@@ -69,8 +70,20 @@ def test_auto_direction_runs_a_deep_graph_top_down_and_a_shallow_wide_one_left_r
     assert "rankdir=LR" in draw_graph(lecture_network(), rankdir="LR").source  # asked: kept
 
 
-def test_value_boxes_stack_their_fields_whichever_way_the_graph_runs() -> None:
+def test_boxes_stack_left_right_and_run_one_row_top_down_while_the_widest_level_fits() -> None:
     a, b = Value(2.0, "a"), Value(-3.0, "b")
     out = a * b
-    assert 'label="{ a | data 2.0 | grad 0.0 }"' in draw_graph(out, rankdir="TB").source
-    assert 'label="a | data 2.0 | grad 0.0"' in draw_graph(out, rankdir="LR").source
+    down = draw_graph(out, rankdir="TB").source  # one row: each rank one text line high
+    assert 'label="a | data 2.0 | grad 0.0"' in down
+    assert 'label="a | data 2.0 | grad 0.0"' in draw_graph(out, rankdir="LR").source  # stacked in LR
+    xs = [Value(float(i), f"x{i}") for i in range(12)]
+    wide = sum_values([x * x for x in xs])  # 12 boxes on one level: one row each would not fit
+    assert 'label="{ x0 | data 0.0 | grad 0.0 }"' in draw_graph(wide, rankdir="TB").source
+
+
+def test_a_top_down_graph_of_one_row_boxes_writes_each_edge_label_on_one_line() -> None:
+    C = lecture_network()
+    C.backward()
+    src = draw_graph(C).source
+    assert 'label="local 0.2288, carried -0.1621"' in src
+    assert 'label="local 0.2288\ncarried -0.1621"' in draw_graph(C, rankdir="LR").source

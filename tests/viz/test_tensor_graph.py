@@ -78,7 +78,7 @@ def test_flow_encodes_the_norm_per_edge_and_leaves_grads_alone() -> None:
     assert by_id(svg, "legend") is not None
     loss.backward()
     W2 = net.layers[2].weight
-    labels = texts(by_id(svg, "e7_1"))
+    labels = [t.strip() for t in texts(by_id(svg, "e7_1"))]  # padded off its thick edge
     assert labels == [f"‖g‖ {fmt(norm(W2.grad))}"]
     widths = {e.get("id"): e for e in flows}
     assert widths  # every edge has an id

@@ -96,7 +96,7 @@ def test_default_is_the_traced_example_and_source_is_deterministic() -> None:
     src = draw_graph(g).source
     assert src == draw_graph(small_trace()[0]).source
     assert not re.search(r"\d{8,}", src)
-    assert '"{ x0 | data 0.5 |' in src and '"{ x1 | data 1.0 |' in src
+    assert '"x0 | data 0.5 |' in src and '"x1 | data 1.0 |' in src
     flow = parse_svg(draw_flow(g).svg())
     assert by_id(flow, "legend") is not None
     assert len(groups(flow, "flow")) == sum(len(i.args) for i in g.ops)
@@ -155,8 +155,8 @@ def test_default_follows_the_last_replay_until_a_batch() -> None:
     g, *_ = small_trace()
     g(2.0, 0.0)
     src = draw_graph(g).source
-    assert '"{ x0 | data 2.0 |' in src and '"{ x1 | data 0.0 |' in src
+    assert '"x0 | data 2.0 |' in src and '"x1 | data 0.0 |' in src
     assert src == draw_graph(g, inputs=(2.0, 0.0)).source
     g.batch([0.1, 0.2], [1.0, 0.0])
     assert g.last_inputs is None
-    assert '"{ x0 | data 0.5 |' in draw_graph(g).source  # back to the traced example
+    assert '"x0 | data 0.5 |' in draw_graph(g).source  # back to the traced example
