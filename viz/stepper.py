@@ -222,7 +222,7 @@ class BackpropStepper:
     The graph's real gradients are never touched.
     """
 
-    def __init__(self, root: Value, grad: float = 1.0, *, rankdir: str = "LR",
+    def __init__(self, root: Value, grad: float = 1.0, *, rankdir: str = "auto",
                  max_nodes: int = 2000) -> None:
         if isinstance(root, (Tensor, Trace)):
             raise TypeError(
@@ -574,8 +574,10 @@ class BackpropStepper:
         data = self._page_data()
         svg = self._page_svg()
         digest = hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
+        rank = re.search(r"rankdir=(\w+)", self._widest().source)
         return build_page(uid=f"tg{digest}", svg=svg, data=data, steps=self._sections(),
                           table=self.table().to_html(), full_page=full_page,
+                          rankdir=rank.group(1) if rank else "TB",
                           title=f"backprop through {self.graph.names[-1]}")
 
     def to_html(self, path: str | os.PathLike[str]) -> Path:
@@ -675,16 +677,20 @@ class StepperPage:
         return self.stepper.summary()
 
 
-_PLACEHOLDER = re.compile(r"__(UID|TITLE|MAX|SVG|STEPS|TABLE|DATA)__")
+_PLACEHOLDER = re.compile(r"__(UID|TITLE|MAX|SVG|RANK|STEPS|TABLE|DATA)__")
 
 
 def build_page(*, uid: str, svg: str, data: dict[str, Any], table: str, title: str,
-               steps: str = "", full_page: bool = True) -> str:
-    """Fill the stepper template (viz/templates/stepper.html): inline SVG, JS, table, data."""
+               steps: str = "", full_page: bool = True, rankdir: str = "LR") -> str:
+    """Fill the stepper template (viz/templates/stepper.html): inline SVG, JS, table, data.
+
+    ``rankdir`` (the graph's resolved direction) tells the page, without JavaScript, at which
+    end of the graph step 1 lies (the root's end), so that end is shown first.
+    """
     template = (resources.files(__package__) / "templates" / "stepper.html").read_text("utf-8")
     payload = json.dumps(data, ensure_ascii=True).replace("<", "\\u003c")
     values = {"UID": uid, "TITLE": html.escape(title), "MAX": str(max(len(data["steps"]) - 1, 0)),
-              "SVG": svg, "STEPS": steps, "TABLE": table, "DATA": payload}
+              "SVG": svg, "RANK": rankdir, "STEPS": steps, "TABLE": table, "DATA": payload}
     body = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
     if not full_page:
         return body
