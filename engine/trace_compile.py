@@ -180,14 +180,16 @@ def _array_rule(op: Op) -> Callable[..., Any] | None:
     return lambda stacked: fn(*stacked)
 
 
-def run_groups(groups: Sequence[Group], p: Program, columns: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+def run_groups(groups: Sequence[Group], p: Program, columns: np.ndarray,
+               pvals: np.ndarray | None = None) -> tuple[np.ndarray, list[Any]]:
     """Forward over a (slots x samples) matrix, one numpy call per group of like ops.
 
-    ``columns``: the input numbers (inputs x samples).  Returns the matrix of
-    every slot's values and each group's local gradients.
+    ``columns``: the input numbers (inputs x samples); ``pvals``: the parameters'
+    numbers in ``p.params`` order (None: each one's ``.data``).  Returns the matrix
+    of every slot's values and each group's local gradients.
     """
     check_array_rules(groups)
-    V = slot_matrix(p, columns)
+    V = slot_matrix(p, columns, pvals)
     with np.errstate(all="ignore"):
         saved = [run_group(g, V, p) for g in groups]
     return V, saved
@@ -200,11 +202,16 @@ def check_array_rules(groups: Sequence[Group]) -> None:
         raise TypeError(f"trace: op(s) {', '.join(missing)} have no array form in the op table")
 
 
-def slot_matrix(p: Program, columns: np.ndarray) -> np.ndarray:
-    """The (slots x samples) matrix with the inputs, parameters and constants filled in (op rows: not yet)."""
+def slot_matrix(p: Program, columns: np.ndarray, pvals: np.ndarray | None = None) -> np.ndarray:
+    """The (slots x samples) matrix with the inputs, parameters and constants filled in (op rows: not yet).
+
+    ``pvals``: the parameters' numbers in ``p.params`` order (None: each one's ``.data``).
+    """
     V = np.empty((len(p.slots), columns.shape[1]))
     V[list(p.input_slots)] = columns
-    V[list(p.param_slots)] = np.array([v.data for v in p.params], dtype=float).reshape(-1, 1)
+    if pvals is None:
+        pvals = np.array([v.data for v in p.params], dtype=float)
+    V[list(p.param_slots)] = pvals.reshape(-1, 1)
     V[list(p.const_slots)] = np.array([p.slots[k].value for k in p.const_slots]).reshape(-1, 1)
     return V
 

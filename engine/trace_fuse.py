@@ -2,8 +2,8 @@
 
 A *neuron*, as the program spells it, is an n-ary ``sum`` (or a chain of binary
 ``+``, each inner one read once, by the chain) whose terms are products
-``w × x`` (a parameter operand, the weight; each product read by that sum only)
-plus at most one other term, the bias.  Neurons at the same
+``w × x`` (a parameter operand, the weight; each product read by that sum only;
+a parameter squared, ``w ** 2``, is ``w × w``) plus at most one other term, the bias.  Neurons at the same
 depth whose products read the same input slots in the same order, with the same
 kind of bias and the same element-wise gate after them (or none), form a
 *layer*; over a batch of n samples it is one matrix product::
@@ -36,6 +36,7 @@ Imports ``ops``, ``trace_compile`` and ``trace_record``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,6 +52,8 @@ from .trace_compile import (
 from .trace_record import Instr, Program
 
 __all__ = ["Dense", "FusedPlan", "backprop_fused", "fusion_text", "plan_fused", "run_fused"]
+
+_DATA = attrgetter("data")  # a parameter's number, read in one C call per Value
 
 
 class Dense(NamedTuple):
@@ -97,6 +100,7 @@ class FusedPlan(NamedTuple):
     inputs: list[int]  # the inputs' rows
     values: tuple[Any, ...] = ()  # the parameter Values in plan order: each layer's weights, then biases, in a run
     at: np.ndarray | None = None  # each of p.params' position in the plan's parameter vector
+    order: np.ndarray | None = None  # the p.params position of each entry of the plan's vector (``at`` inverted)
 
 
 class _Neuron(NamedTuple):
@@ -131,13 +135,19 @@ class _Reader:
     def product(self, k: int) -> tuple[int, int] | None:
         """``(param position, input slot)`` if slot k is ``w × x`` read once, else None.
 
-        The weight is the parameter operand (the first, if both are: ``p × p``).
+        The weight is the parameter operand (the first, if both are: ``p × p``);
+        a parameter squared, ``p ** 2``, is the product ``p × p``.
         """
         ins = self.made_by.get(k)
-        if ins is None or ins.op is not MUL or self.reads[k] != 1:
+        if ins is None or self.reads[k] != 1:
+            return None
+        pos = self.param_pos
+        if _is_square(ins.op):  # w² = w × w (a penalty Σ p²): the weight is also the input
+            (a,) = ins.args
+            return (pos[a], a) if a in pos else None
+        if ins.op is not MUL:
             return None
         a, b = ins.args
-        pos = self.param_pos
         if a in pos:
             return pos[a], b
         if b in pos:
@@ -237,7 +247,7 @@ def plan_fused(p: Program) -> FusedPlan:
         at[np.array(params, dtype=np.intp)], row[np.array(rows, dtype=np.intp)],
         row[np.array([*p.input_slots, *p.const_slots], dtype=np.intp)],
         consts, missing, filled, int(row[p.output]), row[list(p.aux_slots)].tolist(),
-        row[list(p.input_slots)].tolist(), tuple(p.params[i] for i in order.tolist()), at,
+        row[list(p.input_slots)].tolist(), tuple(p.params[i] for i in order.tolist()), at, order,
     )
 
 
@@ -341,6 +351,11 @@ def _folded(layers: Sequence[Dense]) -> set[int]:
     return skip
 
 
+def _is_square(op: Op) -> bool:
+    """The power gate with exponent 2: ``x ** 2 = x × x`` (local 2x = x + x, the two edges of the product)."""
+    return op.name == "pow" and op.arg == 2.0
+
+
 def _dense(depth: int, neurons: list[_Neuron], ppos: np.ndarray) -> Dense:
     first = neurons[0]
     weights = np.array([n.weights for n in neurons], dtype=np.intp)
@@ -362,15 +377,20 @@ def _unique(rows: np.ndarray) -> bool:
 # ---------------------------------------------------------------- running it
 
 
-def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray,
+              params: np.ndarray | None = None) -> tuple[np.ndarray, list[Any]]:
     """Forward over a (slots x samples) matrix: each layer one matrix product, the rest grouped.
 
+    ``params``: the parameters' numbers in ``p.params`` order (None: each one's ``.data``).
     Returns the (rows x samples) matrix (one row per slot of ``plan.filled``) and
     what each step saved for backward.
     """
     if plan.missing:
         raise TypeError(f"trace: op(s) {', '.join(plan.missing)} have no array form in the op table")
-    pvals = np.array([v.data for v in plan.values], dtype=float)  # in plan order
+    if params is None:  # in plan order
+        pvals = np.fromiter(map(_DATA, plan.values), dtype=float, count=len(plan.values))
+    else:
+        pvals = params[plan.order]
     V = np.empty((len(plan.filled), columns.shape[1]))
     k = columns.shape[0]
     V[plan.leaf_rows[:k]] = columns
