@@ -18,6 +18,7 @@ Imports ``trace_record``, ``trace_compile``, ``trace_fuse``, ``trace_replay`` an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Real
 from typing import Any
@@ -338,7 +339,8 @@ class Trace:
         After ``g(*x)``: the scalar gradients.  After ``g.batch(...)``: the
         gradients of the batch's mean (or sum).  ``inputs=True`` also returns the
         inputs' gradients (a list of floats; per-sample arrays after a batch),
-        kept in ``g.input_grads`` too.  ``into``: a float array with one entry per
+        kept in ``g.input_grads`` too (after a batch, only then: without it the
+        edges into the inputs are skipped and ``g.input_grads`` is None).  ``into``: a float array with one entry per
         parameter (``g.params`` order) that the gradients are added to instead:
         no ``.grad`` is read or written (a training step that keeps its
         parameters as one vector, ``g.batch(..., params=vector)``).
@@ -357,12 +359,15 @@ class Trace:
                 for v, g in zip(self._p.params, grads_p):
                     v.grad = g
         else:
-            sums, grads_x = self._batch_backward(seed)
+            sums, grads_x = self._batch_backward(seed, inputs)
             if into is not None:
                 into += sums
             else:
                 for v, s in zip(self._p.params, sums.tolist()):  # leaves accumulate
                     v.grad += s
+            if grads_x is None:  # not asked for: the edges into the inputs were skipped
+                self.input_grads = None
+                return None
             if self._last[0] == "one":
                 grads_x = [float(g[0]) for g in grads_x]
         self.input_grads = list(grads_x)
@@ -390,29 +395,29 @@ class Trace:
             run_fused(plan, p, columns, params)
         output, aux, _ = self._rows(plan)
         result = V[output]
-        if not np.all(np.isfinite(result)):  # nothing changes: aux and backward keep the last good replay
+        total = float(result.sum())
+        if not math.isfinite(total) and not np.isfinite(result).all():  # aux and backward keep the last replay
             bad = int(np.argmax(~np.isfinite(result)))
             raise FloatingPointError(f"trace.batch: sample {bad} gives output {float(result[bad])!r}")
-        self.aux = rebuild_numbers(p.aux_shape, list(V[aux]))
+        self.aux = rebuild_numbers(p.aux_shape, [V[k] for k in aux])
         n = V.shape[1]
         self._last = ("grouped", saved, n, reduce, plan)
         self.last_inputs = None
-        total = float(result.sum())
         return total / n if reduce == "mean" else total
 
-    def _batch_backward(self, seed: float) -> tuple[np.ndarray, list[Any]]:
-        """Each parameter's gradient of the last grouped replay (to add to ``.grad``) and the inputs'."""
+    def _batch_backward(self, seed: float, inputs: bool) -> tuple[np.ndarray, list[Any] | None]:
+        """Each parameter's gradient of the last grouped replay (to add to ``.grad``); the inputs' if ``inputs``."""
         p = self._p
         _, saved, n, reduce, plan = self._last  # type: ignore[misc]
-        output, _, inputs = self._rows(plan)
+        output, _, rows = self._rows(plan)
         G = np.zeros((len(p.slots) if plan is None else len(plan.filled), n))
         G[output] = seed / n if reduce == "mean" else seed
         if plan is None:
-            backprop_groups(self._groups, saved, G)
+            backprop_groups(self._groups, saved, G, inputs)
             sums = G[list(p.param_slots)].sum(axis=1)
         else:
-            sums = backprop_fused(plan, saved, G, len(p.params))
-        return sums, list(G[inputs])
+            sums = backprop_fused(plan, saved, G, len(p.params), inputs)
+        return sums, list(G[rows]) if inputs else None
 
     # ------------------------------------------------------------ the public replay
     def inspect(self, *inputs: Any, grad: float | None = 1.0, batch: bool = False) -> Replay:

@@ -173,21 +173,12 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.step_vector: {name} must be an array of shape ({n},), "
                                  f"one entry per parameter; got {got}")
         lr = self.current_lr()
-        if not _finite(grad):
-            i = int(np.flatnonzero(~np.isfinite(grad))[0])
-            raise FloatingPointError(
-                f"{type(self).__name__}.step: parameter {i} has gradient {grad[i].item()!r}; nothing was updated"
-            )
         with np.errstate(all="ignore"):
             new, state = self._propose_vector(data, grad, lr)
-        if not _finite(new):
-            i = int(np.flatnonzero(~np.isfinite(new))[0])
-            raise FloatingPointError(
-                f"{type(self).__name__}.step: the update of parameter {i} gives a non-finite value "
-                f"({new[i].item()!r}); nothing was updated (lower the learning rate?)"
-            )
-        self._commit_vector(state)
+        if not math.isfinite(new.sum()):  # a NaN or inf gradient gives a NaN or inf update: one check for both
+            _vector_check(grad, new, type(self).__name__)
         self.steps += 1
+        self._commit_vector(state)
         return new
 
     def _vector_ok(self) -> bool:
@@ -202,6 +193,21 @@ class Optimizer:
 
     def _commit_vector(self, state: Any) -> None:
         raise NotImplementedError
+
+
+def _vector_check(grad: np.ndarray, new: np.ndarray, name: str) -> None:
+    """``FloatingPointError`` naming the first parameter whose gradient, else whose update, is not finite."""
+    bad = np.flatnonzero(~np.isfinite(grad))
+    if bad.size:
+        i = int(bad[0])
+        raise FloatingPointError(f"{name}.step: parameter {i} has gradient {grad[i].item()!r}; nothing was updated")
+    bad = np.flatnonzero(~np.isfinite(new))
+    if bad.size:
+        i = int(bad[0])
+        raise FloatingPointError(
+            f"{name}.step: the update of parameter {i} gives a non-finite value ({new[i].item()!r}); "
+            "nothing was updated (lower the learning rate?)"
+        )
 
 
 def _defined_by(cls: type, name: str) -> type | None:

@@ -213,8 +213,14 @@ class TracedStep:
                 raise self._bad_row(g, rows, xs, ys) from None
             backward = g.backward if grad is None else partial(_backward_into, g, pos, grad)
             parts.append((backward, value, len(rows) / n if self.reduce == "mean" else 1.0))
-            for i, out in zip(rows, _per_row(g.aux)):
-                outputs[i] = out
+            if every:
+                outputs = _per_row(g.aux)
+                if isinstance(g.aux, np.ndarray):  # one number per row: the checks read the array itself
+                    return self._finish(parts, outputs, ys, penalty=not self._inside, vector=(theta, grad),
+                                        checked=g.aux)
+            else:
+                for i, out in zip(rows, _per_row(g.aux)):
+                    outputs[i] = out
         return self._finish(parts, outputs, ys, penalty=not self._inside, vector=(theta, grad))
 
     def _positions_of(self, g: Trace) -> np.ndarray | None:
@@ -240,11 +246,13 @@ class TracedStep:
             return math.nan
 
     def _finish(self, parts: list[Part], outputs: Any, ys: Sequence[Any], penalty: bool,
-                vector: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> tuple[float, list[Any]]:
+                vector: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+                checked: Any = None) -> tuple[float, list[Any]]:
         """The loss's checks on every row, the weighted total (+ the penalty program, if ``penalty``)
         checked finite; then zero_grad, backward, update (``vector``: the parameters' numbers and the
-        gradient vector the parts' backward add into, updated by the optimizer as one vector)."""
-        self.entry.check_batch(outputs, ys)
+        gradient vector the parts' backward add into, updated by the optimizer as one vector;
+        ``checked``: the outputs as the loss's checks read them, if not ``outputs``)."""
+        self.entry.check_batch(outputs if checked is None else checked, ys)
         total = sum(w * v for _, v, w in parts)
         extra = self._penalty if penalty else None
         if extra is not None:
