@@ -149,10 +149,12 @@ class Optimizer:
     # ------------------------------------------------------------ every scalar parameter as one vector
     def vector_ready(self) -> bool:
         """Whether :meth:`step_vector` can update these parameters: each a scalar (a float ``.data``), and
-        the optimizer's rule one with a vector form (a subclass that changes the rule has none)."""
+        the optimizer's rule one with a vector form (a subclass that changes the rule, ``step`` or
+        ``zero_grad`` has none: a training step then calls them)."""
         cls = type(self)
         same = all(_defined_by(cls, a) is _defined_by(cls, b)
-                   for a, b in (("_propose", "_propose_vector"), ("_commit", "_commit_vector")))
+                   for a, b in (("_propose", "_propose_vector"), ("_commit", "_commit_vector"),
+                                ("step", "zero_grad"), ("step", "step_vector")))
         return same and all(type(p.data) is float for p in self.params)
 
     def step_vector(self, data: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -175,7 +177,8 @@ class Optimizer:
         lr = self.current_lr()
         with np.errstate(all="ignore"):
             new, state = self._propose_vector(data, grad, lr)
-        if not math.isfinite(new.sum()):  # a NaN or inf gradient gives a NaN or inf update: one check for both
+            finite = math.isfinite(new.sum())  # a NaN or inf gradient gives a NaN or inf update: one check for both
+        if not finite:
             _vector_check(grad, new, type(self).__name__)
         self.steps += 1
         self._commit_vector(state)
