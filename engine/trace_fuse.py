@@ -345,9 +345,13 @@ def _on_rows(step: Group | Dense, row: np.ndarray, ppos: np.ndarray, at: np.ndar
                              views=tuple(views) if all(type(v) is slice for v in views) else None)
     d: Dense = step  # type: ignore[assignment]
     weights = at[d.weights]
+    inputs = (ppos if d.x_params else row)[d.inputs]
+    if d.square:  # Σ w·w in the vector's order (a sum in another order, the same to rounding): one view
+        perm = np.argsort(weights[0], kind="stable")
+        weights, inputs = weights[:, perm], inputs[perm]
     w_span = _run(weights)
     return d._replace(
-        outs=_run(row[d.outs]), inputs=_run((ppos if d.x_params else row)[d.inputs]),
+        outs=_run(row[d.outs]), inputs=_run(inputs),
         gate_outs=None if d.gate_outs is None else _run(row[d.gate_outs]),
         bias=None if d.bias is None else _run((at if d.bias_param else row)[d.bias]),
         weights=weights, w_span=w_span if type(w_span) is slice else None,

@@ -104,6 +104,8 @@ def _check_mode(replay: str) -> None:
 
 def _seed(grad: Any, where: str) -> float:
     """The seed gradient as a float; else ``TypeError``."""
+    if type(grad) is float:
+        return grad
     if isinstance(grad, bool) or not isinstance(grad, Real):
         raise TypeError(f"{where}: the seed gradient must be a number, got {type(grad).__name__}")
     return float(grad)

@@ -76,6 +76,8 @@ class Optimizer:
     def current_lr(self) -> float:
         """The learning rate for the next step: ``lr`` or ``lr(k)``."""
         lr = self.lr(self.steps) if callable(self.lr) else self.lr
+        if type(lr) is float and 0.0 <= lr < math.inf:  # the usual case, without building the error's text
+            return lr
         return _number(lr, f"lr at step {self.steps}")
 
     def zero_grad(self) -> None:
@@ -169,11 +171,12 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__}.step_vector: needs scalar parameters and an optimizer "
                             "whose rule has a vector form; use step()")
         n = len(self.params)
-        for name, arr in (("data", data), ("grad", grad)):
-            if not isinstance(arr, np.ndarray) or arr.shape != (n,):
+        if type(data) is not np.ndarray or type(grad) is not np.ndarray or data.shape != (n,) or grad.shape != (n,):
+            for name, arr in (("data", data), ("grad", grad)):
                 got = arr.shape if isinstance(arr, np.ndarray) else type(arr).__name__
-                raise ValueError(f"{type(self).__name__}.step_vector: {name} must be an array of shape ({n},), "
-                                 f"one entry per parameter; got {got}")
+                if got != (n,):
+                    raise ValueError(f"{type(self).__name__}.step_vector: {name} must be an array of shape ({n},), "
+                                     f"one entry per parameter; got {got}")
         lr = self.current_lr()
         with np.errstate(all="ignore"):
             new, state = self._propose_vector(data, grad, lr)

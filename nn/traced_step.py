@@ -30,7 +30,7 @@ from ..engine import Trace, TraceMismatchError, Value, sum_values, trace
 from .loss_registry import L2, LossFn, entry_of, resolve_loss
 from .optim import Optimizer
 
-Run = tuple[Trace, list[int]]  # a trace and the batch rows it replays
+Run = tuple[Trace, Sequence[int]]  # a trace and the batch rows it replays
 _DATA = attrgetter("data")  # a Value's number, read in one C call
 Part = tuple[Callable[[float], Any], float, float]  # (backward(weight), the part's loss, its weight)
 
@@ -184,7 +184,7 @@ class TracedStep:
     def _runs(self, xs: Sequence[Any], ys: Sequence[Any], targets: str) -> list[Run]:
         """The per-sample traces this batch replays: one for every row, or one per distinct baked target."""
         if targets == "input":
-            return [(self._trace_for("sample", self._sample, xs[0], ys[0]), list(range(len(xs))))]
+            return [(self._trace_for("sample", self._sample, xs[0], ys[0]), range(len(xs)))]
         by_target: dict[Any, list[int]] = {}
         for i, y in enumerate(ys):
             by_target.setdefault(_key(y), []).append(i)
@@ -230,7 +230,7 @@ class TracedStep:
             found = self._pos[id(g)] = (g, _positions(g.params, self.params))  # g kept: its id stays its own
         return found[1]
 
-    def _bad_row(self, g: Trace, rows: list[int], xs: Sequence[Any], ys: Sequence[Any]) -> FloatingPointError:
+    def _bad_row(self, g: Trace, rows: Sequence[int], xs: Sequence[Any], ys: Sequence[Any]) -> FloatingPointError:
         """The error naming the first row whose loss is not finite."""
         bad = next(i for i in rows if not math.isfinite(self._one(g, xs[i], ys[i])))
         return FloatingPointError(
