@@ -497,7 +497,8 @@ def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.n
             np.add.at(target, d.bias, db)
     if not (inputs or d.x_wanted):
         return
-    dX = W.T @ dZ
+    # one neuron: Wᵀ dZ is an outer product, each entry one product w·dz (a broadcast, the same numbers)
+    dX = W.T * dZ if W.shape[0] == 1 else W.T @ dZ
     if d.unique_x:
         G[d.inputs] += dX
     else:
