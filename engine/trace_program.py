@@ -11,7 +11,11 @@ fails is named by it) without touching any ``.grad``.
 
 ``batch`` (and a one-sample numpy replay) runs the layers of neurons that
 :mod:`engine.trace_fuse` finds as matrix products unless ``g.fuse`` is False;
-``fusion`` shows them.
+``fusion`` shows them.  ``batch(..., params=theta)`` reads the parameters'
+numbers from one vector and ``backward(into=grad)`` adds their gradients into
+another, without a pass over the Values (a training step that keeps them as
+vectors); a batch's ``backward`` skips the edges into the inputs unless
+``inputs=True`` asks for their gradients.
 
 Imports ``trace_record``, ``trace_compile``, ``trace_fuse``, ``trace_replay`` and ``value``.
 """

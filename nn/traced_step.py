@@ -31,8 +31,8 @@ from .loss_registry import L2, LossFn, entry_of, resolve_loss
 from .optim import Optimizer
 
 Run = tuple[Trace, Sequence[int]]  # a trace and the batch rows it replays
-_DATA = attrgetter("data")  # a Value's number, read in one C call
 Part = tuple[Callable[[float], Any], float, float]  # (backward(weight), the part's loss, its weight)
+_DATA = attrgetter("data")  # a Value's number, read in one C call
 
 
 class TracedStep:
