@@ -106,6 +106,7 @@ class FusedPlan(NamedTuple):
     at: np.ndarray | None = None  # each of p.params' position in the plan's parameter vector
     order: np.ndarray | None = None  # the p.params position of each entry of the plan's vector (``at`` inverted)
     input_span: slice | None = None  # the inputs' rows as one run (they come first: 0 … inputs - 1)
+    const_span: slice | None = None  # the constants' rows as one run (right after the inputs')
 
 
 class _Neuron(NamedTuple):
@@ -226,7 +227,6 @@ def plan_fused(p: Program) -> FusedPlan:
             by_key.setdefault(key, []).append(n)
     ppos = np.full(len(p.slots), -1, dtype=np.intp)  # each slot's position in p.params (-1: not a parameter)
     ppos[list(p.param_slots)] = np.arange(len(p.params))
-    inputs = frozenset(p.input_slots)
     reach = reaches_params(p)
     layers = [_dense(depth[ns[0].out], ns, ppos, reach) for ns in by_key.values()]
     skip = _folded(layers)
@@ -239,8 +239,9 @@ def plan_fused(p: Program) -> FusedPlan:
     rows = [p.param_slots[i] for i in params]
     unfilled = skip.union(p.param_slots).difference(rows)
     unfilled.difference_update(k for d in layers for k in (d.outs if d.gate_outs is None else d.gate_outs).tolist())
-    filled = _row_order([*p.input_slots, *(k for k in range(len(p.slots)) if k not in unfilled and k not in inputs)],
-                        aligned)
+    leaves = [*p.input_slots, *p.const_slots]  # first, in order: one run for the inputs, one for the constants
+    first = frozenset(leaves)
+    filled = _row_order([*leaves, *(k for k in range(len(p.slots)) if k not in unfilled and k not in first)], aligned)
     row = np.full(len(p.slots), -1, dtype=np.intp)  # -1: no row (never read by this replay)
     row[filled] = np.arange(len(filled))
     order = _param_order(aligned, len(p.params))
@@ -257,6 +258,7 @@ def plan_fused(p: Program) -> FusedPlan:
         consts, missing, filled, int(row[p.output]), row[list(p.aux_slots)].tolist(),
         row[list(p.input_slots)].tolist(), tuple(p.params[i] for i in order.tolist()), at, order,
         _run_slice(row[np.array(p.input_slots, dtype=np.intp)]),
+        _run_slice(row[np.array(p.const_slots, dtype=np.intp)]),
     )
 
 
@@ -284,8 +286,8 @@ def _aligned(layers: Sequence[Dense]) -> list[Dense]:
 
 
 def _row_order(filled: list[int], layers: Sequence[Dense]) -> np.ndarray:
-    """The filled slots in the order given (the inputs first, then slot order), except that each layer's
-    outputs are one run of rows, in neuron order."""
+    """The filled slots in the order given (the inputs and constants first, then slot order), except that
+    each layer's outputs are one run of rows, in neuron order."""
     block: dict[int, tuple[int, ...]] = {}
     for d in layers:
         ks = tuple(_layer_outs(d).tolist())
@@ -418,7 +420,7 @@ def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray,
     V = np.empty((len(plan.filled), columns.shape[1]))
     k = columns.shape[0]
     V[plan.leaf_rows[:k] if plan.input_span is None else plan.input_span] = columns
-    V[plan.leaf_rows[k:]] = plan.consts  # (constants, 1): the same in every column
+    V[plan.leaf_rows[k:] if plan.const_span is None else plan.const_span] = plan.consts  # (constants, 1): every column
     if len(plan.params):
         V[plan.param_rows] = pvals[plan.params, None]
     saved: list[Any] = []
@@ -489,7 +491,7 @@ def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.n
         return
     _weights_grad(d, gp, dZ @ X.T)
     if d.bias is not None and (inputs or d.b_wanted):
-        db = dZ.sum(axis=1) if d.bias_param else dZ
+        db = np.add.reduce(dZ, axis=1) if d.bias_param else dZ  # Σ over samples
         target = gp if d.bias_param else G
         if d.unique_b:
             target[d.bias] += db
@@ -508,7 +510,7 @@ def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.n
 def _param_input_backward(d: Dense, W: np.ndarray, X: np.ndarray, dZ: np.ndarray, G: np.ndarray,
                           gp: np.ndarray) -> None:
     """A layer whose inputs are parameters: every gradient lands in ``gp`` (a bias slot's in ``G``)."""
-    dz = dZ.sum(axis=1, keepdims=True)  # X is the same column for every sample
+    dz = np.add.reduce(dZ, axis=1, keepdims=True)  # X is the same column for every sample
     if d.square and d.bias is None:  # Σ w·w: dW = dz Xᵀ and dX = Wᵀ dz are one vector, added twice as 2×
         _into(gp, d.inputs, 2.0 * (dz[0, 0] * X[:, 0]), d.unique_x)
         return

@@ -401,7 +401,7 @@ class Trace:
             run_fused(plan, p, columns, params)
         output, aux, _ = self._rows(plan)
         result = V[output]
-        total = float(result.sum())
+        total = float(np.add.reduce(result))
         if not math.isfinite(total) and not np.isfinite(result).all():  # aux and backward keep the last replay
             bad = int(np.argmax(~np.isfinite(result)))
             raise FloatingPointError(f"trace.batch: sample {bad} gives output {float(result[bad])!r}")

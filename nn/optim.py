@@ -180,7 +180,8 @@ class Optimizer:
         lr = self.current_lr()
         with np.errstate(all="ignore"):
             new, state = self._propose_vector(data, grad, lr)
-            finite = math.isfinite(new.sum())  # a NaN or inf gradient gives a NaN or inf update: one check for both
+            # a NaN or inf gradient gives a NaN or inf update: one check for both
+            finite = math.isfinite(np.add.reduce(new))
         if not finite:
             _vector_check(grad, new, type(self).__name__)
         self.steps += 1
