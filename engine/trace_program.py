@@ -365,7 +365,8 @@ class Trace:
                 for v, g in zip(self._p.params, grads_p):
                     v.grad = g
         else:
-            sums, grads_x = self._batch_backward(seed, inputs)
+            # one sample through the numpy form stands for the scalar replay: its inputs' gradients, as that one's
+            sums, grads_x = self._batch_backward(seed, inputs or self._last[0] == "one")
             if into is not None:
                 into += sums
             else:

@@ -132,3 +132,12 @@ def test_backward_into_a_vector_after_a_scalar_replay_starts_from_zero() -> None
     want = {id(w): 1.0 + local * 0.7, id(b): 1.0 + local}  # g.params: slot order
     assert grad.tolist() == pytest.approx([want[id(p)] for p in g.params], rel=EXACT)
     assert (w.grad, b.grad) == (5.0, 5.0)
+
+
+def test_a_one_sample_numpy_replay_keeps_its_inputs_gradients_as_the_scalar_replay() -> None:
+    w, b = Value(0.5), Value(-0.2)
+    for replay in ("python", "numpy"):
+        g = trace(lambda x: (w * x + b).relu() * x, 1.5, params=[w, b], replay=replay)
+        g(2.0)
+        g.backward()
+        assert g.input_grads == pytest.approx([2 * 0.5 * 2.0 - 0.2], rel=EXACT)
