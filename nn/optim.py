@@ -263,9 +263,10 @@ class SGD(Optimizer):
 
     def _propose_vector(self, data: np.ndarray, grad: np.ndarray, lr: float) -> Proposal:
         v = None
-        if self.momentum and any(u is not None for u in self.velocity):
+        vel = self.velocity
+        if self.momentum and vel.count(None) != len(vel):
             # a parameter that has no velocity yet starts from 0: mu 0 + g = g, as g * 1.0
-            v = np.array([0.0 if u is None else u for u in self.velocity])
+            v = np.array([0.0 if u is None else u for u in vel]) if None in vel else np.array(vel, dtype=float)
         return self._rule(data, grad, v, lr)
 
     def _commit_vector(self, state: Any) -> None:
@@ -317,7 +318,7 @@ class Adam(Optimizer):
         self.t[i], self.m[i], self.v[i] = state
 
     def _propose_vector(self, data: np.ndarray, grad: np.ndarray, lr: float) -> Proposal:
-        t = self.t[0] if len(set(self.t)) == 1 else np.array(self.t)  # one count for all: one b^t
+        t = self.t[0] if self.t.count(self.t[0]) == len(self.t) else np.array(self.t)  # one count for all: one b^t
         return self._rule(data, grad, (t, np.array(self.m, dtype=float), np.array(self.v, dtype=float)), lr)
 
     def _commit_vector(self, state: Any) -> None:
