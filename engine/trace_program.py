@@ -354,7 +354,8 @@ class Trace:
         seed = _seed(grad, "trace.backward")
         if self._last is None:
             raise RuntimeError("trace.backward: run the program first (g(*inputs) or g.batch(...))")
-        if into is not None:
+        if into is not None and (type(into) is not np.ndarray or into.shape != (len(self._p.params),)
+                                 or into.dtype != np.float64):
             _check_vector(into, len(self._p.params), "trace.backward: into")
         if self._last[0] == "scalar":
             start = self._p.params if into is None else (_NO_GRAD,) * len(self._p.params)
@@ -394,7 +395,8 @@ class Trace:
         if reduce not in ("mean", "sum"):
             raise ValueError(f"trace.batch: reduce must be 'mean' or 'sum', got {reduce!r}")
         p = self._p
-        if params is not None:
+        if params is not None and (type(params) is not np.ndarray or params.shape != (len(p.params),)
+                                   or params.dtype != np.float64):
             _check_vector(params, len(p.params), "trace.batch: params")
         plan = self._plan()
         columns = batch_columns(p, inputs)

@@ -179,7 +179,7 @@ class TracedStep:
             baked = list(ys)
             g = self._trace_for(("batch", n, tuple(_key(y) for y in ys)), partial(self._whole, ys=baked), xs)
             total = g(xs)
-        return self._finish([(g.backward, total, 1.0)], g.aux, ys, penalty=True)
+        return self._finish([(g.backward, total, 1.0)], list(g.aux), ys, penalty=True)
 
     def _runs(self, xs: Sequence[Any], ys: Sequence[Any], targets: str) -> list[Run]:
         """The per-sample traces this batch replays: one for every row, or one per distinct baked target."""
@@ -253,7 +253,7 @@ class TracedStep:
         gradient vector the parts' backward add into, updated by the optimizer as one vector;
         ``checked``: the outputs as the loss's checks read them, if not ``outputs``)."""
         self.entry.check_batch(outputs if checked is None else checked, ys)
-        total = sum(w * v for _, v, w in parts)
+        total = parts[0][2] * parts[0][1] if len(parts) == 1 else sum(w * v for _, v, w in parts)
         extra = self._penalty if penalty else None
         if extra is not None:
             total += extra()
@@ -268,11 +268,11 @@ class TracedStep:
             backward(w)
         if theta is not None and grad is not None:
             self._update_vector(theta, grad)
-            return total, list(outputs)
+            return total, outputs
         if extra is not None:
             extra.backward()
         self.update()
-        return total, list(outputs)
+        return total, outputs
 
     def _update_vector(self, theta: np.ndarray, grad: np.ndarray) -> None:
         """The optimizer's update of the vector, then every Value's new ``.data`` and ``.grad`` in one pass.
@@ -282,7 +282,8 @@ class TracedStep:
         """
         pos = self._opt_pos
         try:
-            new = self.optimizer.step_vector(_at(theta, pos), _at(grad, pos))  # type: ignore[union-attr]
+            new = self.optimizer.step_vector(theta if pos is None else theta[pos],  # type: ignore[union-attr]
+                                             grad if pos is None else grad[pos])
         except FloatingPointError:
             for p, g in zip(self.params, grad.tolist()):
                 p.grad = g
