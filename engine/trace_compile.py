@@ -279,7 +279,15 @@ def backprop_group(g: Group, locs: Any, G: np.ndarray, inputs: bool = True) -> N
     upstream = G[g.outs]  # (k, n)
     if g.scatter is None and len(locs) <= 2:  # slots read once, a unary or binary gate: no stacking
         for j in to:  # a constant's gradient is never read: its edges are skipped
-            G[g.args[j] if g.views is None else g.views[j]] += locs[j] * upstream
+            rows = g.args[j] if g.views is None else g.views[j]
+            local = locs[j]
+            if type(local) is float and (local == 1.0 or local == -1.0):  # an add / sub edge: 1 x upstream, exactly
+                if local == 1.0:
+                    G[rows] += upstream
+                else:
+                    G[rows] -= upstream
+            else:
+                G[rows] += local * upstream
         return
     if all(type(local) is float for local in locs):
         C = np.array(locs).reshape(-1, 1, 1) * upstream
