@@ -15,6 +15,7 @@ no other trace room.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from numbers import Real
 from typing import Any, NamedTuple
 
@@ -147,8 +148,9 @@ def rebuild_numbers(shape: Any, values: Sequence[Any]) -> Any:
     return None if not len(values) and shape is None else _build(shape, iter(values))
 
 
+@lru_cache(maxsize=256)
 def count(shape: Any) -> int:
-    """How many numbers an input of this structure holds."""
+    """How many numbers an input of this structure holds (structures are tuples: remembered, a batch asks each step)."""
     return 1 if shape is None else sum(count(s) for s in shape)
 
 
