@@ -271,7 +271,7 @@ def main() -> None:
     for name, t in results.items():
         ratio = mg_off / t if "GC off" in name else mg_on / t
         vs_torch = f"{t / torch_ref:.1f}x" if torch_ref else "-"
-        rows.append([name, fmt_s(t), f"{ratio:.1f}x", vs_torch, f"{t / numpy_ref:.1f}x"])
+        rows.append([name, fmt_s(t), f"{ratio:.1f}x", vs_torch, f"{t / numpy_ref:.2f}x"])
     print(f"scalar_mlp: MLP(2, [16, 16, 1]) on moons(100), hinge + 1e-4 L2, SGD ({machine()})")
     print(f"micrograd builds {nodes:,} nodes per step; tracegrad ({built}) builds {tg_nodes:,}; "
           f"the traced program has {len(g.ops):,} ops, the per-sample program {len(sample.ops)}")
