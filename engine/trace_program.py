@@ -253,7 +253,11 @@ class Trace:
 
     @property
     def params(self) -> tuple[Value, ...]:
-        """The parameter Values, in slot order (their ``.data`` is read at every replay)."""
+        """The parameter Values the program reads, in the order ``params=`` listed them (``params=None``: slot order).
+
+        Their ``.data`` is read at every replay; a vector for ``batch(params=)`` or
+        ``backward(into=)`` has one entry per parameter, in this order.
+        """
         return self._p.params
 
     @property
