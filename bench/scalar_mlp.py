@@ -9,7 +9,12 @@ compiled (``trace(..., fuse=True)``, the default: each layer one matrix product)
 and grouped (``fuse=False``: one numpy call per depth and op), each with the L2
 penalty as a second program replayed once per step; and compiled as one program,
 the penalty written into the per-sample loss (``hinge + α Σ p²``, whose batch mean
-is the same loss: the penalty is a layer over parameters, one product per batch).  Then the
+is the same loss: the penalty is a layer over parameters, one product per batch),
+with the parameters read and written per phase (zero_grad, backward, SGD: a loop
+over the Values each), or as one vector (read once, ``batch(params=theta)``,
+``backward(into=grad)``, SGD on the vector, written once); and ``nn.TracedStep``
+with ``nn.SGD``, which is what ``nn.fit(..., trace=True)`` runs (the same vector
+path, plus the loss's label checks and the outputs per row).  Then the
 compile time (trace + finding the layers) for MLPs of growing size, up to
 784-100-10 traced from scalar code.
 
@@ -28,9 +33,12 @@ import numpy as np
 from _common import fmt_s, interleaved, machine, median_time, moons, quick_flag, table
 from tracegrad import engine
 from tracegrad.engine import Value, sum_values, trace
+from tracegrad.nn import SGD, TracedStep
 
 LR = 0.05
 ALPHA = 1e-4
+VECTOR_ROW = "tracegrad batched replay, compiled, one program, parameters as one vector"
+TRACED_STEP_ROW = "tracegrad TracedStep (fit(trace=True)'s step: one program, nn.SGD on the vector)"
 
 
 # ---------------------------------------------------------------- micrograd (its demo, verbatim)
@@ -152,6 +160,25 @@ def batched_replay_step(params: list[Value], Xa: np.ndarray, ya: np.ndarray, sam
     return step
 
 
+def vector_replay_step(params: list[Value], Xa: np.ndarray, ya: np.ndarray, sample: Any) -> Any:
+    """One SGD step with the parameters as one vector: read once, replay, backward into a vector, write once."""
+    ps = list(sample.params)  # the program's own order (the penalty inside: every parameter)
+    assert len(ps) == len(params)
+
+    def step() -> float:
+        theta = np.array([p.data for p in ps])
+        out = sample.batch(Xa, ya, reduce="mean", params=theta)
+        grad = np.zeros(len(theta))
+        sample.backward(into=grad)
+        theta -= LR * grad
+        for p, d, g in zip(ps, theta.tolist(), grad.tolist()):
+            p.data = d
+            p.grad = g
+        return out
+
+    return step
+
+
 def sgd(params: list[Value]) -> None:
     for p in params:
         p.data -= LR * p.grad
@@ -211,6 +238,9 @@ def main() -> None:
                 X[0], y[0], params=params)
 
     one_program_step = batched_replay_step(params, Xa, ya, one)
+    vector_step = vector_replay_step(params, Xa, ya, one)
+    traced_step_nn = TracedStep(model, "hinge", params, optimizer=SGD(params, lr=LR), l2=ALPHA)
+    traced_step_nn(Xa, ya)  # the first call traces (and decides how targets enter the program)
     floor = numpy_step(X, y, numpy_weights(params))
     grouped = trace(lambda x, t: (1 + -t * model(x)).relu(), X[0], y[0], params=params, fuse=False)
 
@@ -220,12 +250,15 @@ def main() -> None:
     side = interleaved({"numpy by hand, float64 (the floor)": floor,
                         "tracegrad batched replay, compiled (fuse=True)": batched_step,
                         "tracegrad batched replay, compiled, one program (penalty inside)": one_program_step,
+                        VECTOR_ROW: vector_step,
+                        TRACED_STEP_ROW: lambda: traced_step_nn(Xa, ya),
                         "tracegrad batched replay, grouped (fuse=False)": grouped_step}, reps * 30)
     results.update(side)
 
     # identical numbers: one more step each from the same weights
     diffs = _agreement(model, params, X, y, g, sample, penalty, one)
     floor_diff = _floor_agreement(params, X, y)
+    step_diff = _step_agreement(model, params, X, y)
 
     torch_rows = _torch_steps(X, y, reps)
     results.update(torch_rows)
@@ -238,7 +271,7 @@ def main() -> None:
     for name, t in results.items():
         ratio = mg_off / t if "GC off" in name else mg_on / t
         vs_torch = f"{t / torch_ref:.1f}x" if torch_ref else "-"
-        rows.append([name, fmt_s(t), f"{ratio:.1f}x", vs_torch, f"{t / numpy_ref:.1f}x"])
+        rows.append([name, fmt_s(t), f"{ratio:.1f}x", vs_torch, f"{t / numpy_ref:.2f}x"])
     print(f"scalar_mlp: MLP(2, [16, 16, 1]) on moons(100), hinge + 1e-4 L2, SGD ({machine()})")
     print(f"micrograd builds {nodes:,} nodes per step; tracegrad ({built}) builds {tg_nodes:,}; "
           f"the traced program has {len(g.ops):,} ops, the per-sample program {len(sample.ops)}")
@@ -247,7 +280,8 @@ def main() -> None:
     print(f"traced vs dynamic: |loss diff| {diffs[0]:.1e}, max |grad diff| {diffs[1]:.1e}; "
           f"batched (compiled) vs dynamic: {diffs[2]:.1e}, {diffs[3]:.1e}; "
           f"one program vs dynamic: {diffs[4]:.1e}, {diffs[5]:.1e}; "
-          f"numpy by hand vs dynamic, one step's weights: {floor_diff:.1e}")
+          f"numpy by hand vs dynamic, one step's weights: {floor_diff:.1e}; "
+          f"TracedStep (nn.SGD on the vector) vs dynamic, one step's weights and grads: {step_diff:.1e}")
     print(sample.fusion())
     notes.append(f"micrograd GC on {fmt_s(mg_on)}")
     dyn_on = mg_on / results["tracegrad dynamic (engine Values), GC on"]
@@ -261,8 +295,10 @@ def main() -> None:
     one_t = results["tracegrad batched replay, compiled, one program (penalty inside)"]
     print(f"SUMMARY scalar_mlp: dynamic {dyn_on:.1f}x micrograd (GC on), {dyn_off:.1f}x (GC off){nn_part}; "
           f"traced replay {traced:.0f}x; batched replay {batched:.1f}x PyTorch CPU time; compiled batched "
-          f"replay {compiled / numpy_ref:.1f}x numpy by hand (one program {one_t / numpy_ref:.1f}x; grouped "
-          f"{results['tracegrad batched replay, grouped (fuse=False)'] / numpy_ref:.1f}x)")
+          f"replay {compiled / numpy_ref:.2f}x numpy by hand (one program {one_t / numpy_ref:.2f}x; "
+          f"parameters as one vector {results[VECTOR_ROW] / numpy_ref:.2f}x; TracedStep "
+          f"{results[TRACED_STEP_ROW] / numpy_ref:.2f}x; grouped "
+          f"{results['tracegrad batched replay, grouped (fuse=False)'] / numpy_ref:.2f}x)")
     compile_times(quick)
 
 
@@ -339,6 +375,26 @@ def _agreement(model: Any, params: list[Value], X: Any, y: Any, g: Any, sample: 
     ]
     engine.zero_grad(params)
     return out
+
+
+def _step_agreement(model: Any, params: list[Value], X: Any, y: Any) -> float:
+    """Max |diff| of the weights and gradients after one step: TracedStep (nn.SGD on the vector) against the
+    dynamic engine's step, from the same weights."""
+    before = [p.data for p in params]
+    step = TracedStep(model, "hinge", params, optimizer=SGD(params, lr=LR), l2=ALPHA)
+    step(np.array(X), np.array(y))
+    got = [(p.data, p.grad) for p in params]
+    for p, v in zip(params, before):
+        p.data = v
+    engine.zero_grad(params)
+    total = loss_of(model, params, [[Value(a), Value(b)] for a, b in X], y)
+    total.backward()
+    sgd(params)
+    diff = max(max(abs(p.data - d), abs(p.grad - g)) for p, (d, g) in zip(params, got))
+    for p, v in zip(params, before):
+        p.data = v
+    engine.zero_grad(params)
+    return diff
 
 
 def _total(out: Any) -> Value:

@@ -10,6 +10,8 @@ results).  Then::
     loss = g.batch(*inputs)  # the same program over a batch (numpy), mean or sum
     print(g.fusion())        # which layers of neurons the batch replays as matrix products
     g.backward()             # ... the batch's summed / averaged gradients
+    g.batch(*inputs, params=theta); g.backward(into=grad)   # the parameters as two vectors
+                             # (g.params order): no .data read, no .grad written
     print(g)                 # three-address code;  g.ops / g.slots to inspect
     r = g.inspect(*inputs)   # one private replay: r.values, r.local_grads, r.grads per slot
 

@@ -30,7 +30,7 @@ from .trace_record import Instr, Program, expr
 
 __all__ = [
     "Group", "backprop_group", "backprop_groups", "check_array_rules", "compile_scalar", "op_depths",
-    "plan_batch", "plan_groups", "run_group", "run_groups", "slot_matrix",
+    "plan_batch", "plan_groups", "reaches_params", "run_group", "run_groups", "slot_matrix",
 ]
 
 
@@ -123,13 +123,14 @@ class Group(NamedTuple):
     """Ops of one kind at one depth, run as one numpy call."""
 
     op: Op
-    rule: Callable[..., Any] | None  # (stacked args) -> (out, locals); None: no array form
+    rule: Callable[..., Any] | None  # the op's array form, (*args) -> (out, locals); None: no array form
     outs: np.ndarray  # (k,) slot rows written by this group
     args: np.ndarray  # (arity, k) slot rows read: args[j] is every op's j-th input
     scatter: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # rows read twice: (order, rows, starts)
     live: bool  # False: feeds aux results only, skipped by backward
     grad_to: tuple[int, ...] = ()  # the argument positions backward sends gradient to (not all constants)
     views: tuple[slice, ...] | None = None  # each argument position's rows as one run (views of V, G), if they are
+    param_grad_to: tuple[int, ...] = ()  # those whose gradient reaches a parameter (a backward without inputs')
 
 
 def plan_batch(p: Program) -> list[Group]:
@@ -145,9 +146,24 @@ def op_depths(p: Program) -> list[int]:
     return depth
 
 
+def reaches_params(p: Program) -> list[bool]:
+    """Each slot: whether its gradient flows on to a parameter (a parameter, or an op result that reads one).
+
+    A backward that wants the parameters' gradients only can skip every edge into the other slots
+    (inputs, constants, and what is computed from them alone).
+    """
+    reach = [False] * len(p.slots)
+    for k in p.param_slots:
+        reach[k] = True
+    for ins in p.ops:
+        reach[ins.out] = any(reach[a] for a in ins.args)
+    return reach
+
+
 def plan_groups(p: Program, skip: frozenset[int] = frozenset()) -> list[tuple[int, Group]]:
     """``(depth, group)`` in depth order, for every op except those writing a slot in ``skip``."""
     depth = op_depths(p)
+    reach = reaches_params(p)
     consts = frozenset(p.const_slots)
     buckets: dict[tuple[int, int, int, bool], list[Instr]] = {}
     keep: dict[int, Op] = {}
@@ -167,27 +183,24 @@ def plan_groups(p: Program, skip: frozenset[int] = frozenset()) -> list[tuple[in
             rows, starts = np.unique(flat[order], return_index=True)
             scatter = (order, rows, starts)
         outs = np.array([i.out for i in instrs], dtype=np.intp)
-        grad_to = tuple(j for j, row in enumerate(args.tolist()) if not consts.issuperset(row))
-        groups.append((d, Group(keep[op_id], _array_rule(keep[op_id]), outs, args, scatter, not dead, grad_to)))
+        rows_of = args.tolist()
+        grad_to = tuple(j for j, row in enumerate(rows_of) if not consts.issuperset(row))
+        to_params = tuple(j for j in grad_to if any(reach[k] for k in rows_of[j]))
+        groups.append((d, Group(keep[op_id], keep[op_id].array_fn, outs, args, scatter, not dead, grad_to,
+                                param_grad_to=to_params)))
     return groups
 
 
-def _array_rule(op: Op) -> Callable[..., Any] | None:
-    """The op table's array form over stacked args (arity, k, n), or None if the op has none."""
-    fn = op.array_fn
-    if fn is None:
-        return None
-    return lambda stacked: fn(*stacked)
-
-
-def run_groups(groups: Sequence[Group], p: Program, columns: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+def run_groups(groups: Sequence[Group], p: Program, columns: np.ndarray,
+               pvals: np.ndarray | None = None) -> tuple[np.ndarray, list[Any]]:
     """Forward over a (slots x samples) matrix, one numpy call per group of like ops.
 
-    ``columns``: the input numbers (inputs x samples).  Returns the matrix of
-    every slot's values and each group's local gradients.
+    ``columns``: the input numbers (inputs x samples); ``pvals``: the parameters'
+    numbers in ``p.params`` order (None: each one's ``.data``).  Returns the matrix
+    of every slot's values and each group's local gradients.
     """
     check_array_rules(groups)
-    V = slot_matrix(p, columns)
+    V = slot_matrix(p, columns, pvals)
     with np.errstate(all="ignore"):
         saved = [run_group(g, V, p) for g in groups]
     return V, saved
@@ -200,11 +213,16 @@ def check_array_rules(groups: Sequence[Group]) -> None:
         raise TypeError(f"trace: op(s) {', '.join(missing)} have no array form in the op table")
 
 
-def slot_matrix(p: Program, columns: np.ndarray) -> np.ndarray:
-    """The (slots x samples) matrix with the inputs, parameters and constants filled in (op rows: not yet)."""
+def slot_matrix(p: Program, columns: np.ndarray, pvals: np.ndarray | None = None) -> np.ndarray:
+    """The (slots x samples) matrix with the inputs, parameters and constants filled in (op rows: not yet).
+
+    ``pvals``: the parameters' numbers in ``p.params`` order (None: each one's ``.data``).
+    """
     V = np.empty((len(p.slots), columns.shape[1]))
     V[list(p.input_slots)] = columns
-    V[list(p.param_slots)] = np.array([v.data for v in p.params], dtype=float).reshape(-1, 1)
+    if pvals is None:
+        pvals = np.array([v.data for v in p.params], dtype=float)
+    V[list(p.param_slots)] = pvals.reshape(-1, 1)
     V[list(p.const_slots)] = np.array([p.slots[k].value for k in p.const_slots]).reshape(-1, 1)
     return V
 
@@ -215,7 +233,7 @@ def run_group(g: Group, V: np.ndarray, p: Program | None = None) -> Any:
     A failing op is named with the first sample it fails on when the program ``p`` is given.
     """
     try:
-        out, locs = g.rule(V[g.args] if g.views is None else [V[s] for s in g.views])  # type: ignore[misc]
+        out, locs = g.rule(*(V[g.args] if g.views is None else [V[s] for s in g.views]))  # type: ignore[misc]
     except (ArithmeticError, ValueError) as exc:
         where = _where(g, p, V) if p is not None else ""
         raise type(exc)(f"{g.op.name}: {exc} (replay over a batch{where})") from None
@@ -229,33 +247,47 @@ def _where(g: Group, p: Program, V: np.ndarray) -> str:
     for j in range(V.shape[1]):
         for k, out in enumerate(g.outs):
             try:
-                g.rule(V[g.args[:, k:k + 1], j:j + 1])  # type: ignore[misc]
+                g.rule(*V[g.args[:, k:k + 1], j:j + 1])  # type: ignore[misc]
             except (ArithmeticError, ValueError):
                 ins = Instr(int(out), g.op, tuple(int(a) for a in g.args[:, k]))
                 return f": sample {j}, {names[ins.out]} = {expr(ins, names)}"
     return ""
 
 
-def backprop_groups(groups: Sequence[Group], saved: Sequence[Any], G: np.ndarray) -> np.ndarray:
+def backprop_groups(groups: Sequence[Group], saved: Sequence[Any], G: np.ndarray,
+                    inputs: bool = True) -> np.ndarray:
     """Backward over a (slots x samples) gradient matrix seeded by the caller, groups in reverse.
 
     Every edge of a group at once: downstream = local x upstream, summed
-    into ``G`` (a slot read twice in a group gets both edges).  Returns ``G``.
+    into ``G`` (a slot read twice in a group gets both edges).  ``inputs=False``:
+    only the edges whose gradient reaches a parameter.  Returns ``G``.
     """
     with np.errstate(all="ignore"):
         for g, locs in zip(reversed(groups), reversed(saved)):
-            backprop_group(g, locs, G)
+            backprop_group(g, locs, G, inputs)
     return G
 
 
-def backprop_group(g: Group, locs: Any, G: np.ndarray) -> None:
-    """One group's edges at once: downstream = local x upstream, summed into ``G``."""
-    if not g.live:
+def backprop_group(g: Group, locs: Any, G: np.ndarray, inputs: bool = True) -> None:
+    """One group's edges at once: downstream = local x upstream, summed into ``G``.
+
+    ``inputs=False``: only the edges whose gradient reaches a parameter (none: nothing to do).
+    """
+    to = g.grad_to if inputs else g.param_grad_to
+    if not g.live or not to:
         return
     upstream = G[g.outs]  # (k, n)
     if g.scatter is None and len(locs) <= 2:  # slots read once, a unary or binary gate: no stacking
-        for j in g.grad_to:  # a constant's gradient is never read: its edges are skipped
-            G[g.args[j] if g.views is None else g.views[j]] += locs[j] * upstream
+        for j in to:  # a constant's gradient is never read: its edges are skipped
+            rows = g.args[j] if g.views is None else g.views[j]
+            local = locs[j]
+            if type(local) is float and (local == 1.0 or local == -1.0):  # an add / sub edge: 1 x upstream, exactly
+                if local == 1.0:
+                    G[rows] += upstream
+                else:
+                    G[rows] -= upstream
+            else:
+                G[rows] += local * upstream
         return
     if all(type(local) is float for local in locs):
         C = np.array(locs).reshape(-1, 1, 1) * upstream

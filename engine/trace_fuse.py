@@ -2,8 +2,8 @@
 
 A *neuron*, as the program spells it, is an n-ary ``sum`` (or a chain of binary
 ``+``, each inner one read once, by the chain) whose terms are products
-``w × x`` (a parameter operand, the weight; each product read by that sum only)
-plus at most one other term, the bias.  Neurons at the same
+``w × x`` (a parameter operand, the weight; each product read by that sum only;
+a parameter squared, ``w ** 2``, is ``w × w``) plus at most one other term, the bias.  Neurons at the same
 depth whose products read the same input slots in the same order, with the same
 kind of bias and the same element-wise gate after them (or none), form a
 *layer*; over a batch of n samples it is one matrix product::
@@ -36,6 +36,7 @@ Imports ``ops``, ``trace_compile`` and ``trace_record``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -46,11 +47,14 @@ from .trace_compile import (
     backprop_group,
     op_depths,
     plan_groups,
+    reaches_params,
     run_group,
 )
 from .trace_record import Instr, Program
 
 __all__ = ["Dense", "FusedPlan", "backprop_fused", "fusion_text", "plan_fused", "run_fused"]
+
+_DATA = attrgetter("data")  # a parameter's number, read in one C call per Value
 
 
 class Dense(NamedTuple):
@@ -72,6 +76,9 @@ class Dense(NamedTuple):
     # the parameters' vector, the same column for every sample, with no rows of V or G (in a plan's steps,
     # ``inputs`` are then positions in the plan's parameter vector)
     w_span: slice | None = None  # in a plan's steps: the weights as one run of the parameter vector, row-major
+    x_wanted: bool = True  # the inputs' gradient reaches a parameter (else a backward without inputs' skips dX)
+    b_wanted: bool = True  # the same for bias slots (a parameter bias always is)
+    square: bool = False  # one neuron Σ w·w over parameters (w² each): dW and dX are the same vector
 
 
 class FusedPlan(NamedTuple):
@@ -97,6 +104,9 @@ class FusedPlan(NamedTuple):
     inputs: list[int]  # the inputs' rows
     values: tuple[Any, ...] = ()  # the parameter Values in plan order: each layer's weights, then biases, in a run
     at: np.ndarray | None = None  # each of p.params' position in the plan's parameter vector
+    order: np.ndarray | None = None  # the p.params position of each entry of the plan's vector (``at`` inverted)
+    input_span: slice | None = None  # the inputs' rows as one run (they come first: 0 … inputs - 1)
+    const_span: slice | None = None  # the constants' rows as one run (right after the inputs')
 
 
 class _Neuron(NamedTuple):
@@ -131,13 +141,19 @@ class _Reader:
     def product(self, k: int) -> tuple[int, int] | None:
         """``(param position, input slot)`` if slot k is ``w × x`` read once, else None.
 
-        The weight is the parameter operand (the first, if both are: ``p × p``).
+        The weight is the parameter operand (the first, if both are: ``p × p``);
+        a parameter squared, ``p ** 2``, is the product ``p × p``.
         """
         ins = self.made_by.get(k)
-        if ins is None or ins.op is not MUL or self.reads[k] != 1:
+        if ins is None or self.reads[k] != 1:
+            return None
+        pos = self.param_pos
+        if _is_square(ins.op):  # w² = w × w (a penalty Σ p²): the weight is also the input
+            (a,) = ins.args
+            return (pos[a], a) if a in pos else None
+        if ins.op is not MUL:
             return None
         a, b = ins.args
-        pos = self.param_pos
         if a in pos:
             return pos[a], b
         if b in pos:
@@ -211,7 +227,8 @@ def plan_fused(p: Program) -> FusedPlan:
             by_key.setdefault(key, []).append(n)
     ppos = np.full(len(p.slots), -1, dtype=np.intp)  # each slot's position in p.params (-1: not a parameter)
     ppos[list(p.param_slots)] = np.arange(len(p.params))
-    layers = [_dense(depth[ns[0].out], ns, ppos) for ns in by_key.values()]
+    reach = reaches_params(p)
+    layers = [_dense(depth[ns[0].out], ns, ppos, reach) for ns in by_key.values()]
     skip = _folded(layers)
     groups = plan_groups(p, frozenset(skip))
     aligned = _aligned(layers)
@@ -222,7 +239,9 @@ def plan_fused(p: Program) -> FusedPlan:
     rows = [p.param_slots[i] for i in params]
     unfilled = skip.union(p.param_slots).difference(rows)
     unfilled.difference_update(k for d in layers for k in (d.outs if d.gate_outs is None else d.gate_outs).tolist())
-    filled = _row_order([k for k in range(len(p.slots)) if k not in unfilled], aligned)
+    leaves = [*p.input_slots, *p.const_slots]  # first, in order: one run for the inputs, one for the constants
+    first = frozenset(leaves)
+    filled = _row_order([*leaves, *(k for k in range(len(p.slots)) if k not in unfilled and k not in first)], aligned)
     row = np.full(len(p.slots), -1, dtype=np.intp)  # -1: no row (never read by this replay)
     row[filled] = np.arange(len(filled))
     order = _param_order(aligned, len(p.params))
@@ -237,7 +256,9 @@ def plan_fused(p: Program) -> FusedPlan:
         at[np.array(params, dtype=np.intp)], row[np.array(rows, dtype=np.intp)],
         row[np.array([*p.input_slots, *p.const_slots], dtype=np.intp)],
         consts, missing, filled, int(row[p.output]), row[list(p.aux_slots)].tolist(),
-        row[list(p.input_slots)].tolist(), tuple(p.params[i] for i in order.tolist()), at,
+        row[list(p.input_slots)].tolist(), tuple(p.params[i] for i in order.tolist()), at, order,
+        _run_slice(row[np.array(p.input_slots, dtype=np.intp)]),
+        _run_slice(row[np.array(p.const_slots, dtype=np.intp)]),
     )
 
 
@@ -265,7 +286,8 @@ def _aligned(layers: Sequence[Dense]) -> list[Dense]:
 
 
 def _row_order(filled: list[int], layers: Sequence[Dense]) -> np.ndarray:
-    """The filled slots in slot order, except that each layer's outputs are one run of rows, in neuron order."""
+    """The filled slots in the order given (the inputs and constants first, then slot order), except that
+    each layer's outputs are one run of rows, in neuron order."""
     block: dict[int, tuple[int, ...]] = {}
     for d in layers:
         ks = tuple(_layer_outs(d).tolist())
@@ -303,6 +325,12 @@ def _run(idx: np.ndarray) -> slice | np.ndarray:
     return idx
 
 
+def _run_slice(idx: np.ndarray) -> slice | None:
+    """``idx`` as a slice if it is one run, else None."""
+    run = _run(idx)
+    return run if type(run) is slice else None
+
+
 def _on_rows(step: Group | Dense, row: np.ndarray, ppos: np.ndarray, at: np.ndarray) -> Group | Dense:
     """``step`` reading and writing rows (``row[slot]``) instead of slots, parameters by plan position.
 
@@ -319,9 +347,13 @@ def _on_rows(step: Group | Dense, row: np.ndarray, ppos: np.ndarray, at: np.ndar
                              views=tuple(views) if all(type(v) is slice for v in views) else None)
     d: Dense = step  # type: ignore[assignment]
     weights = at[d.weights]
+    inputs = (ppos if d.x_params else row)[d.inputs]
+    if d.square:  # Σ w·w in the vector's order (a sum in another order, the same to rounding): one view
+        perm = np.argsort(weights[0], kind="stable")
+        weights, inputs = weights[:, perm], inputs[perm]
     w_span = _run(weights)
     return d._replace(
-        outs=_run(row[d.outs]), inputs=_run((ppos if d.x_params else row)[d.inputs]),
+        outs=_run(row[d.outs]), inputs=_run(inputs),
         gate_outs=None if d.gate_outs is None else _run(row[d.gate_outs]),
         bias=None if d.bias is None else _run((at if d.bias_param else row)[d.bias]),
         weights=weights, w_span=w_span if type(w_span) is slice else None,
@@ -341,17 +373,26 @@ def _folded(layers: Sequence[Dense]) -> set[int]:
     return skip
 
 
-def _dense(depth: int, neurons: list[_Neuron], ppos: np.ndarray) -> Dense:
+def _is_square(op: Op) -> bool:
+    """The power gate with exponent 2: ``x ** 2 = x × x`` (local 2x = x + x, the two edges of the product)."""
+    return op.name == "pow" and op.arg == 2.0
+
+
+def _dense(depth: int, neurons: list[_Neuron], ppos: np.ndarray, reach: list[bool]) -> Dense:
     first = neurons[0]
     weights = np.array([n.weights for n in neurons], dtype=np.intp)
     inputs = np.array(first.inputs, dtype=np.intp)
     bias = None if first.bias is None else np.array([n.bias for n in neurons], dtype=np.intp)
     gate = None if first.gate is None else first.gate.op
     gate_outs = None if gate is None else np.array([n.gate.out for n in neurons], dtype=np.intp)  # type: ignore[union-attr]
+    x_params = bool((ppos[inputs] >= 0).all())
     return Dense(
         depth, np.array([n.out for n in neurons], dtype=np.intp), inputs, weights, bias, first.bias_param,
         gate, gate_outs, _unique(weights), bias is None or _unique(bias), _unique(inputs),
-        tuple(k for n in neurons for k in n.folded), bool((ppos[inputs] >= 0).all()),
+        tuple(k for n in neurons for k in n.folded), x_params,
+        x_wanted=any(reach[k] for k in first.inputs),
+        b_wanted=bias is None or first.bias_param or any(reach[k] for k in bias.tolist()),
+        square=x_params and len(neurons) == 1 and bool((ppos[inputs] == weights[0]).all()),
     )
 
 
@@ -362,19 +403,24 @@ def _unique(rows: np.ndarray) -> bool:
 # ---------------------------------------------------------------- running it
 
 
-def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+def run_fused(plan: FusedPlan, p: Program, columns: np.ndarray,
+              params: np.ndarray | None = None) -> tuple[np.ndarray, list[Any]]:
     """Forward over a (slots x samples) matrix: each layer one matrix product, the rest grouped.
 
+    ``params``: the parameters' numbers in ``p.params`` order (None: each one's ``.data``).
     Returns the (rows x samples) matrix (one row per slot of ``plan.filled``) and
     what each step saved for backward.
     """
     if plan.missing:
         raise TypeError(f"trace: op(s) {', '.join(plan.missing)} have no array form in the op table")
-    pvals = np.array([v.data for v in plan.values], dtype=float)  # in plan order
+    if params is None:  # in plan order
+        pvals = np.fromiter(map(_DATA, plan.values), dtype=float, count=len(plan.values))
+    else:
+        pvals = params[plan.order]
     V = np.empty((len(plan.filled), columns.shape[1]))
     k = columns.shape[0]
-    V[plan.leaf_rows[:k]] = columns
-    V[plan.leaf_rows[k:]] = plan.consts  # (constants, 1): the same in every column
+    V[plan.leaf_rows[:k] if plan.input_span is None else plan.input_span] = columns
+    V[plan.leaf_rows[k:] if plan.const_span is None else plan.const_span] = plan.consts  # (constants, 1): every column
     if len(plan.params):
         V[plan.param_rows] = pvals[plan.params, None]
     saved: list[Any] = []
@@ -390,7 +436,10 @@ def _dense_forward(d: Dense, V: np.ndarray, pvals: np.ndarray) -> tuple[np.ndarr
     Parameter inputs: X is one column (k x 1), the same for every sample; Z broadcasts over them.
     """
     W = pvals[d.weights] if d.w_span is None else pvals[d.w_span].reshape(d.weights.shape)
-    X = pvals[d.inputs, None] if d.x_params else V[d.inputs]
+    if d.square:  # Σ w·w: the input column is the weight row
+        X = W.T
+    else:
+        X = pvals[d.inputs, None] if d.x_params else V[d.inputs]
     Z = W @ X
     if d.x_params and d.bias is not None and not d.bias_param:
         Z = np.broadcast_to(Z, (Z.shape[0], V.shape[1])).copy()
@@ -408,28 +457,32 @@ def _dense_forward(d: Dense, V: np.ndarray, pvals: np.ndarray) -> tuple[np.ndarr
     return W, X, local
 
 
-def backprop_fused(plan: FusedPlan, saved: Sequence[Any], G: np.ndarray, n_params: int) -> np.ndarray:
+def backprop_fused(plan: FusedPlan, saved: Sequence[Any], G: np.ndarray, n_params: int,
+                   inputs: bool = True) -> np.ndarray:
     """Backward, steps in reverse, into ``G`` (slots x samples); returns every parameter's gradient.
 
     One entry per parameter (in ``p.params`` order), summed over the samples: the
     layers' ``dW`` and ``db`` plus what the grouped ops left in the parameters' rows of ``G``.
+    ``inputs=False``: only the edges whose gradient reaches a parameter (the inputs' rows of ``G`` stay 0).
     """
     gp = np.zeros(n_params)
     with np.errstate(all="ignore"):
         for step, s in zip(reversed(plan.steps), reversed(saved)):
             if type(step) is Group:
-                backprop_group(step, s, G)
+                backprop_group(step, s, G, inputs)
             else:
-                _dense_backward(step, s, G, gp)  # type: ignore[arg-type]
+                _dense_backward(step, s, G, gp, inputs)  # type: ignore[arg-type]
     if len(plan.params):  # only the parameters read from V have a row of G to sum
         gp[plan.params] += G[plan.param_rows].sum(axis=1)
     return gp[plan.at]
 
 
-def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.ndarray, gp: np.ndarray) -> None:
+def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.ndarray, gp: np.ndarray,
+                    inputs: bool = True) -> None:
     """``dZ = phi'(Z) dA``; ``dW = dZ Xᵀ``, ``db = Σ dZ`` into ``gp``; ``dX = Wᵀ dZ`` into ``G``.
 
     Parameter inputs (one column X for every sample): ``dW = (Σ dZ) Xᵀ``, ``dX = Wᵀ Σ dZ`` into ``gp``.
+    ``inputs=False``: no ``dX`` (nor a bias slot's) that reaches no parameter.
     """
     W, X, local = saved
     dZ = G[d.outs] if d.gate is None else local * G[d.gate_outs]  # the gate is the sums' one reader
@@ -437,14 +490,17 @@ def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.n
         _param_input_backward(d, W, X, dZ, G, gp)
         return
     _weights_grad(d, gp, dZ @ X.T)
-    if d.bias is not None:
-        db = dZ.sum(axis=1) if d.bias_param else dZ
+    if d.bias is not None and (inputs or d.b_wanted):
+        db = np.add.reduce(dZ, axis=1) if d.bias_param else dZ  # Σ over samples
         target = gp if d.bias_param else G
         if d.unique_b:
             target[d.bias] += db
         else:
             np.add.at(target, d.bias, db)
-    dX = W.T @ dZ
+    if not (inputs or d.x_wanted):
+        return
+    # one neuron: Wᵀ dZ is an outer product, each entry one product w·dz (a broadcast, the same numbers)
+    dX = W.T * dZ if W.shape[0] == 1 else W.T @ dZ
     if d.unique_x:
         G[d.inputs] += dX
     else:
@@ -454,7 +510,10 @@ def _dense_backward(d: Dense, saved: tuple[np.ndarray, np.ndarray, Any], G: np.n
 def _param_input_backward(d: Dense, W: np.ndarray, X: np.ndarray, dZ: np.ndarray, G: np.ndarray,
                           gp: np.ndarray) -> None:
     """A layer whose inputs are parameters: every gradient lands in ``gp`` (a bias slot's in ``G``)."""
-    dz = dZ.sum(axis=1, keepdims=True)  # X is the same column for every sample
+    dz = np.add.reduce(dZ, axis=1, keepdims=True)  # X is the same column for every sample
+    if d.square and d.bias is None:  # Σ w·w: dW = dz Xᵀ and dX = Wᵀ dz are one vector, added twice as 2×
+        _into(gp, d.inputs, 2.0 * (dz[0, 0] * X[:, 0]), d.unique_x)
+        return
     _weights_grad(d, gp, dz @ X.T)
     if d.bias is not None:
         _into(gp if d.bias_param else G, d.bias, dz[:, 0] if d.bias_param else dZ, d.unique_b)

@@ -11,13 +11,18 @@ fails is named by it) without touching any ``.grad``.
 
 ``batch`` (and a one-sample numpy replay) runs the layers of neurons that
 :mod:`engine.trace_fuse` finds as matrix products unless ``g.fuse`` is False;
-``fusion`` shows them.
+``fusion`` shows them.  ``batch(..., params=theta)`` reads the parameters'
+numbers from one vector and ``backward(into=grad)`` adds their gradients into
+another, without a pass over the Values (a training step that keeps them as
+vectors); a batch's ``backward`` skips the edges into the inputs unless
+``inputs=True`` asks for their gradients.
 
 Imports ``trace_record``, ``trace_compile``, ``trace_fuse``, ``trace_replay`` and ``value``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Real
 from typing import Any
@@ -77,6 +82,25 @@ def trace(
     return Trace(fn, example_inputs, param_spec, replay=replay, fuse=fuse)
 
 
+class _NoGrad:
+    """A stand-in parameter whose ``.grad`` is 0: the compiled backward's sums then start from 0."""
+
+    __slots__ = ()
+    grad = 0.0
+
+
+_NO_GRAD = _NoGrad()
+
+
+def _check_vector(vector: Any, n: int, what: str) -> None:
+    """``vector``: a 1-d float64 array with ``n`` entries, one per parameter (else ``TypeError`` / ``ValueError``)."""
+    if not isinstance(vector, np.ndarray) or vector.dtype != np.float64:
+        got = vector.dtype if isinstance(vector, np.ndarray) else type(vector).__name__
+        raise TypeError(f"{what} must be a float64 numpy array (one entry per parameter), got {got}")
+    if vector.shape != (n,):
+        raise ValueError(f"{what} must have shape ({n},), one entry per parameter of the trace; got {vector.shape}")
+
+
 def _check_mode(replay: str) -> None:
     if replay not in ("auto", "python", "numpy"):
         raise ValueError(f"trace: replay must be 'auto', 'python' or 'numpy', got {replay!r}")
@@ -84,6 +108,8 @@ def _check_mode(replay: str) -> None:
 
 def _seed(grad: Any, where: str) -> float:
     """The seed gradient as a float; else ``TypeError``."""
+    if type(grad) is float:
+        return grad
     if isinstance(grad, bool) or not isinstance(grad, Real):
         raise TypeError(f"{where}: the seed gradient must be a number, got {type(grad).__name__}")
     return float(grad)
@@ -227,7 +253,11 @@ class Trace:
 
     @property
     def params(self) -> tuple[Value, ...]:
-        """The parameter Values, in slot order (their ``.data`` is read at every replay)."""
+        """The parameter Values the program reads, in the order ``params=`` listed them (``params=None``: slot order).
+
+        Their ``.data`` is read at every replay; a vector for ``batch(params=)`` or
+        ``backward(into=)`` has one entry per parameter, in this order.
+        """
         return self._p.params
 
     @property
@@ -313,70 +343,94 @@ class Trace:
             "a trace replays the example's path only - re-trace, or use the dynamic engine"
         )
 
-    def backward(self, grad: float = 1.0, inputs: bool = False) -> Any:
+    def backward(self, grad: float = 1.0, inputs: bool = False, into: np.ndarray | None = None) -> Any:
         """Backward through the last replay: accumulate into every parameter's ``.grad``.
 
         After ``g(*x)``: the scalar gradients.  After ``g.batch(...)``: the
         gradients of the batch's mean (or sum).  ``inputs=True`` also returns the
         inputs' gradients (a list of floats; per-sample arrays after a batch),
-        kept in ``g.input_grads`` too.
+        kept in ``g.input_grads`` too (after a batch, only then: without it the
+        edges into the inputs are skipped and ``g.input_grads`` is None).  ``into``: a float array with one entry per
+        parameter (``g.params`` order) that the gradients are added to instead:
+        no ``.grad`` is read or written (a training step that keeps its
+        parameters as one vector, ``g.batch(..., params=vector)``).
         """
         seed = _seed(grad, "trace.backward")
         if self._last is None:
             raise RuntimeError("trace.backward: run the program first (g(*inputs) or g.batch(...))")
+        if into is not None and (type(into) is not np.ndarray or into.shape != (len(self._p.params),)
+                                 or into.dtype != np.float64):
+            _check_vector(into, len(self._p.params), "trace.backward: into")
         if self._last[0] == "scalar":
-            grads_p, grads_x = self._python()[1](self._last[1], seed, self._p.params)
-            for v, g in zip(self._p.params, grads_p):
-                v.grad = g
+            start = self._p.params if into is None else (_NO_GRAD,) * len(self._p.params)
+            grads_p, grads_x = self._python()[1](self._last[1], seed, start)
+            if into is not None:
+                into += grads_p
+            else:
+                for v, g in zip(self._p.params, grads_p):
+                    v.grad = g
         else:
-            sums, grads_x = self._batch_backward(seed)
-            for v, s in zip(self._p.params, sums):  # leaves accumulate
-                v.grad += s
+            # one sample through the numpy form stands for the scalar replay: its inputs' gradients, as that one's
+            sums, grads_x = self._batch_backward(seed, inputs or self._last[0] == "one")
+            if into is not None:
+                into += sums
+            else:
+                for v, s in zip(self._p.params, sums.tolist()):  # leaves accumulate
+                    v.grad += s
+            if grads_x is None:  # not asked for: the edges into the inputs were skipped
+                self.input_grads = None
+                return None
             if self._last[0] == "one":
                 grads_x = [float(g[0]) for g in grads_x]
         self.input_grads = list(grads_x)
         return self.input_grads if inputs else None
 
     # ------------------------------------------------------------ batch
-    def batch(self, *inputs: Any, reduce: str = "mean") -> float:
+    def batch(self, *inputs: Any, reduce: str = "mean", params: np.ndarray | None = None) -> float:
         """Run the program over a batch: each input with a leading sample axis.
 
         ``inputs`` mirror the example inputs with one more leading axis (e.g.
         ``X`` of shape (n, 2) for an example ``[x1, x2]``, ``y`` of shape (n,)
         for a number).  Returns the mean (``reduce="mean"``) or sum of the
         per-sample outputs; ``backward()`` then gives that reduction's gradients.
+        ``params``: a float array with every parameter's number (``g.params``
+        order), read instead of their ``.data`` (one vector, no pass over the Values).
         """
         if reduce not in ("mean", "sum"):
             raise ValueError(f"trace.batch: reduce must be 'mean' or 'sum', got {reduce!r}")
         p = self._p
+        if params is not None and (type(params) is not np.ndarray or params.shape != (len(p.params),)
+                                   or params.dtype != np.float64):
+            _check_vector(params, len(p.params), "trace.batch: params")
         plan = self._plan()
         columns = batch_columns(p, inputs)
-        V, saved = run_groups(self._groups, p, columns) if plan is None else run_fused(plan, p, columns)
+        V, saved = run_groups(self._groups, p, columns, params) if plan is None else \
+            run_fused(plan, p, columns, params)
         output, aux, _ = self._rows(plan)
         result = V[output]
-        if not np.all(np.isfinite(result)):  # nothing changes: aux and backward keep the last good replay
+        total = float(np.add.reduce(result))
+        if not math.isfinite(total) and not np.isfinite(result).all():  # aux and backward keep the last replay
             bad = int(np.argmax(~np.isfinite(result)))
             raise FloatingPointError(f"trace.batch: sample {bad} gives output {float(result[bad])!r}")
-        self.aux = rebuild_numbers(p.aux_shape, list(V[aux]))
+        self.aux = rebuild_numbers(p.aux_shape, [V[k] for k in aux])
         n = V.shape[1]
         self._last = ("grouped", saved, n, reduce, plan)
         self.last_inputs = None
-        total = float(result.sum())
         return total / n if reduce == "mean" else total
 
-    def _batch_backward(self, seed: float) -> tuple[list[float], list[Any]]:
-        """Each parameter's gradient of the last grouped replay (to add to ``.grad``) and the inputs'."""
+    def _batch_backward(self, seed: float, inputs: bool) -> tuple[np.ndarray, list[Any] | None]:
+        """Each parameter's gradient of the last grouped replay (to add to ``.grad``); the inputs' if ``inputs``."""
         p = self._p
         _, saved, n, reduce, plan = self._last  # type: ignore[misc]
-        output, _, inputs = self._rows(plan)
+        output, _, rows = self._rows(plan)
         G = np.zeros((len(p.slots) if plan is None else len(plan.filled), n))
         G[output] = seed / n if reduce == "mean" else seed
         if plan is None:
-            backprop_groups(self._groups, saved, G)
+            backprop_groups(self._groups, saved, G, inputs)
             sums = G[list(p.param_slots)].sum(axis=1)
         else:
-            sums = backprop_fused(plan, saved, G, len(p.params))
-        return sums.tolist(), list(G[inputs])
+            sums = backprop_fused(plan, saved, G, len(p.params), inputs)
+        return sums, list(G[rows]) if inputs else None
 
     # ------------------------------------------------------------ the public replay
     def inspect(self, *inputs: Any, grad: float | None = 1.0, batch: bool = False) -> Replay:

@@ -15,6 +15,7 @@ no other trace room.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from numbers import Real
 from typing import Any, NamedTuple
 
@@ -60,7 +61,7 @@ class Program(NamedTuple):
     slots: tuple[Slot, ...]
     ops: tuple[Instr, ...]
     output: int
-    params: tuple[Value, ...]  # one per param slot, in slot order
+    params: tuple[Value, ...]  # one per param slot: in the order params= gave them, else slot order
     param_slots: tuple[int, ...]
     input_slots: tuple[int, ...]
     const_slots: tuple[int, ...]
@@ -147,8 +148,9 @@ def rebuild_numbers(shape: Any, values: Sequence[Any]) -> Any:
     return None if not len(values) and shape is None else _build(shape, iter(values))
 
 
+@lru_cache(maxsize=256)
 def count(shape: Any) -> int:
-    """How many numbers an input of this structure holds."""
+    """How many numbers an input of this structure holds (structures are tuples: remembered, a batch asks each step)."""
     return 1 if shape is None else sum(count(s) for s in shape)
 
 
@@ -252,9 +254,13 @@ def program_of(out: Value, aux: Any, leaves: Sequence[Value], shapes: tuple[Any,
         slots.add(node)
     input_slot = slots.inputs_appended(leaves)
     slot_of = slots.slot_of
+    pairs = list(zip(slots.params, slots.param_slots))
+    if params is not None:  # the parameters in the order given (a vector over them needs no reordering)
+        given = {id(v): i for i, v in reversed(list(enumerate(params)))}
+        pairs.sort(key=lambda pair: given[id(pair[0])])
     return Program(
-        tuple(slots.slots), tuple(slots.instrs), slot_of[id(out)], tuple(slots.params),
-        tuple(slots.param_slots), tuple(input_slot), tuple(slots.const_slots), shapes, len(leaves),
+        tuple(slots.slots), tuple(slots.instrs), slot_of[id(out)], tuple(v for v, _ in pairs),
+        tuple(k for _, k in pairs), tuple(input_slot), tuple(slots.const_slots), shapes, len(leaves),
         tuple(slot_of[id(v)] for v in aux_values), aux_shape, _live(slots.instrs, slot_of[id(out)]),
     )
 
@@ -341,15 +347,16 @@ def _aux_shape(aux: Any, out: list[Value]) -> Any:
 # ---------------------------------------------------------------- signature
 
 
-_WHAT = ("op sequence", "wiring", "input slots", "slot kinds", "parameters", "constants", "output", "aux results")
+_WHAT = ("op sequence", "wiring", "input slots", "slot kinds", "parameters", "parameter slots", "constants", "output",
+         "aux results")
 
 
 def _signature(p: Program) -> tuple[Any, ...]:
     """What must not change between a trace and a re-trace on other inputs (one entry per name in ``_WHAT``).
 
-    The wiring is part of it: which slot feeds which argument of which op, and
-    which input number lands in which slot (a branch that swaps two inputs
-    builds the same ops over other slots).
+    The wiring is part of it: which slot feeds which argument of which op,
+    which input number lands in which slot and which slot each parameter is (a
+    branch that swaps two inputs, or two parameters, builds the same ops over other slots).
     """
     return (
         tuple((i.op.name, i.op.arg) for i in p.ops),
@@ -357,6 +364,7 @@ def _signature(p: Program) -> tuple[Any, ...]:
         p.input_slots,
         tuple(s.kind for s in p.slots),
         len(p.params),
+        p.param_slots,  # which slot each parameter feeds (a branch that swaps two parameters)
         tuple(p.slots[k].value for k in p.const_slots),
         p.output,
         p.aux_slots,
@@ -390,6 +398,8 @@ def _detail(what: str, a: tuple[Any, ...] | Any, b: tuple[Any, ...] | Any) -> st
         return f" ({len(a)} in the trace, {len(b)} on these inputs)"
     if what == "wiring":
         return f" (op {i} reads slots {a[i]} in the trace, {b[i]} on these inputs)"
+    if what == "parameter slots":
+        return f" (parameter {i} is slot {a[i]} in the trace, slot {b[i]} on these inputs)"
     if what == "input slots":
         return f" (input number {i} feeds slot {a[i]} in the trace, slot {b[i]} on these inputs)"
     if what == "aux results":

@@ -63,8 +63,10 @@ class Allowed(NamedTuple):
 
     def first_bad(self, values: np.ndarray) -> int | None:
         """The flat index of the first number of ``values`` outside the rule (None: all allowed)."""
-        bad = ~np.asarray(self.valid(values), dtype=bool).reshape(-1)
-        return int(np.flatnonzero(bad)[0]) if bad.any() else None
+        ok = self.valid(values)
+        if ok.all():
+            return None
+        return int(np.flatnonzero(~np.asarray(ok, dtype=bool).reshape(-1))[0])
 
     def check_flat(self, values: np.ndarray) -> None:
         """The loss's own error (:meth:`in_loss`) for the first number of ``values`` (flat index) outside the rule."""

@@ -8,6 +8,11 @@
 arithmetic works whether ``.data``/``.grad`` are floats (scalar Values) or
 numpy arrays (tensors); state is kept per parameter.  ``lr`` is a number or
 a schedule ``lr(k)`` called with the step index k = 0, 1, 2, ...
+
+Scalar parameters can also be updated as one vector: ``opt.step_vector(data,
+grad)`` takes every parameter's number and gradient as two arrays and returns
+the new numbers (the same rule, checks and state as ``step``, element-wise;
+what a traced training step uses, ``nn.TracedStep``).
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ class Optimizer:
     def current_lr(self) -> float:
         """The learning rate for the next step: ``lr`` or ``lr(k)``."""
         lr = self.lr(self.steps) if callable(self.lr) else self.lr
+        if type(lr) is float and 0.0 <= lr < math.inf:  # the usual case, without building the error's text
+            return lr
         return _number(lr, f"lr at step {self.steps}")
 
     def zero_grad(self) -> None:
@@ -141,6 +148,79 @@ class Optimizer:
     def _commit(self, i: int, state: Any) -> None:
         raise NotImplementedError
 
+    # ------------------------------------------------------------ every scalar parameter as one vector
+    def vector_ready(self) -> bool:
+        """Whether :meth:`step_vector` can update these parameters: each a scalar (a float ``.data``), and
+        the optimizer's rule one with a vector form (a subclass that changes the rule, ``step`` or
+        ``zero_grad`` has none: a training step then calls them)."""
+        cls = type(self)
+        same = all(_defined_by(cls, a) is _defined_by(cls, b)
+                   for a, b in (("_propose", "_propose_vector"), ("_commit", "_commit_vector"),
+                                ("step", "zero_grad"), ("step", "step_vector")))
+        return same and all(type(p.data) is float for p in self.params)
+
+    def step_vector(self, data: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """One update of every scalar parameter at once: returns their new numbers; writes no parameter.
+
+        ``data``, ``grad``: float64 arrays, one entry per parameter in ``self.params``
+        order.  The same rule, state and all-or-nothing checks as :meth:`step`,
+        element-wise: a NaN or inf gradient, or an update that gives one, raises
+        ``FloatingPointError`` naming the parameter, and no state changes.
+        """
+        if not self._vector_ok():
+            raise TypeError(f"{type(self).__name__}.step_vector: needs scalar parameters and an optimizer "
+                            "whose rule has a vector form; use step()")
+        n = len(self.params)
+        if type(data) is not np.ndarray or type(grad) is not np.ndarray or data.shape != (n,) or grad.shape != (n,):
+            for name, arr in (("data", data), ("grad", grad)):
+                got = arr.shape if isinstance(arr, np.ndarray) else type(arr).__name__
+                if got != (n,):
+                    raise ValueError(f"{type(self).__name__}.step_vector: {name} must be an array of shape ({n},), "
+                                     f"one entry per parameter; got {got}")
+        lr = self.current_lr()
+        with np.errstate(all="ignore"):
+            new, state = self._propose_vector(data, grad, lr)
+            # a NaN or inf gradient gives a NaN or inf update: one check for both
+            finite = math.isfinite(np.add.reduce(new))
+        if not finite:
+            _vector_check(grad, new, type(self).__name__)
+        self.steps += 1
+        self._commit_vector(state)
+        return new
+
+    def _vector_ok(self) -> bool:
+        """``vector_ready()``, found once (the parameter list does not change)."""
+        ok = self.__dict__.get("_vector_checked")
+        if ok is None:
+            ok = self._vector_checked = self.vector_ready()
+        return ok
+
+    def _propose_vector(self, data: np.ndarray, grad: np.ndarray, lr: float) -> Proposal:
+        raise NotImplementedError
+
+    def _commit_vector(self, state: Any) -> None:
+        raise NotImplementedError
+
+
+def _vector_check(grad: np.ndarray, new: np.ndarray, name: str) -> None:
+    """``FloatingPointError`` naming the first parameter whose gradient, else whose update, is not finite."""
+    bad = np.flatnonzero(~np.isfinite(grad))
+    if bad.size:
+        i = int(bad[0])
+        raise FloatingPointError(f"{name}.step: parameter {i} has gradient {grad[i].item()!r}; nothing was updated")
+    bad = np.flatnonzero(~np.isfinite(new))
+    if bad.size:
+        i = int(bad[0])
+        raise FloatingPointError(
+            f"{name}.step: the update of parameter {i} gives a non-finite value ({new[i].item()!r}); "
+            "nothing was updated (lower the learning rate?)"
+        )
+
+
+def _defined_by(cls: type, name: str) -> type | None:
+    """The class in ``cls``'s MRO whose body defines ``name``."""
+    return next((k for k in cls.__mro__ if name in vars(k)), None)
+
 
 def _first_bad(x: Any) -> Any:
     """The first non-finite number in ``x`` (a number or an array)."""
@@ -164,19 +244,34 @@ class SGD(Optimizer):
         self.velocity: list[Any] = [None] * len(self.params)
 
     def _propose(self, i: int, p: Any, lr: float) -> Proposal:
-        g = p.grad
+        return self._rule(p.data, p.grad, self.velocity[i], lr)
+
+    def _rule(self, data: Any, g: Any, v: Any, lr: float) -> Proposal:
+        """``(p - lr v, v)`` with ``v = mu v + (g + wd p)`` (``v = g + wd p`` when ``v`` is None or mu = 0)."""
         if self.weight_decay:
-            g = g + self.weight_decay * p.data
-        v = None
+            g = g + self.weight_decay * data
         if self.momentum:
-            v = self.velocity[i]
             v = g * 1.0 if v is None else self.momentum * v + g  # g * 1.0: a copy, never an alias of .grad
             g = v
-        return p.data - lr * g, v
+        else:
+            v = None
+        return data - lr * g, v
 
     def _commit(self, i: int, state: Any) -> None:
         if self.momentum:
             self.velocity[i] = state
+
+    def _propose_vector(self, data: np.ndarray, grad: np.ndarray, lr: float) -> Proposal:
+        v = None
+        vel = self.velocity
+        if self.momentum and vel.count(None) != len(vel):
+            # a parameter that has no velocity yet starts from 0: mu 0 + g = g, as g * 1.0
+            v = np.array([0.0 if u is None else u for u in vel]) if None in vel else np.array(vel, dtype=float)
+        return self._rule(data, grad, v, lr)
+
+    def _commit_vector(self, state: Any) -> None:
+        if self.momentum:
+            self.velocity = state.tolist()
 
 
 class Adam(Optimizer):
@@ -204,16 +299,29 @@ class Adam(Optimizer):
         self.t: list[int] = [0] * len(self.params)
 
     def _propose(self, i: int, p: Any, lr: float) -> Proposal:
+        return self._rule(p.data, p.grad, (self.t[i], self.m[i], self.v[i]), lr)
+
+    def _rule(self, data: Any, g: Any, state: tuple[Any, Any, Any], lr: float) -> Proposal:
+        """``(p - lr m_hat / (sqrt(v_hat) + eps), (t, m, v))`` from the state ``(t, m, v)`` before the step."""
         b1, b2 = self.betas
-        g = p.grad
+        t, m, v = state
         if self.weight_decay:
-            g = g + self.weight_decay * p.data
-        t = self.t[i] + 1
-        m = b1 * self.m[i] + (1.0 - b1) * g
-        v = b2 * self.v[i] + (1.0 - b2) * (g * g)
+            g = g + self.weight_decay * data
+        t = t + 1
+        m = b1 * m + (1.0 - b1) * g
+        v = b2 * v + (1.0 - b2) * (g * g)
         m_hat = m / (1.0 - b1**t)
         v_hat = v / (1.0 - b2**t)
-        return p.data - lr * m_hat / (v_hat**0.5 + self.eps), (t, m, v)
+        return data - lr * m_hat / (v_hat**0.5 + self.eps), (t, m, v)
 
     def _commit(self, i: int, state: Any) -> None:
         self.t[i], self.m[i], self.v[i] = state
+
+    def _propose_vector(self, data: np.ndarray, grad: np.ndarray, lr: float) -> Proposal:
+        t = self.t[0] if self.t.count(self.t[0]) == len(self.t) else np.array(self.t)  # one count for all: one b^t
+        return self._rule(data, grad, (t, np.array(self.m, dtype=float), np.array(self.v, dtype=float)), lr)
+
+    def _commit_vector(self, state: Any) -> None:
+        t, m, v = state
+        self.t = [t] * len(self.params) if isinstance(t, int) else t.tolist()
+        self.m, self.v = m.tolist(), v.tolist()

@@ -99,8 +99,7 @@ def make_step(
         )
     if trace:
         return TracedStep(
-            model, loss, model.parameters(), zero_grad=optimizer.zero_grad, update=optimizer.step,
-            l2=l2, batched=batched, reduce="mean",
+            model, loss, model.parameters(), optimizer=optimizer, l2=l2, batched=batched, reduce="mean",
         )
     return _tensor_step(model, loss, optimizer, l2) if tensor else _scalar_step(model, loss, optimizer, l2)
 

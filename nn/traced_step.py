@@ -5,6 +5,14 @@ update), recorded once with ``engine.trace`` and replayed on every batch
 without building Values.  It uses only the engine's public ``Trace`` API
 (``trace(...)``, calling a trace, ``.batch``, ``.backward``, ``.validate``,
 ``.aux``); the loss and the L2 penalty come from ``nn.loss_registry``.
+
+Given an ``optimizer`` (``nn.SGD``, ``nn.Adam``), a batched step keeps the
+parameters as one vector for the step: their numbers are read once, the
+programs replay from the vector (``g.batch(..., params=theta)``) and add their
+gradients into another (``g.backward(into=grad)``), the optimizer updates the
+vector (``optimizer.step_vector``), and each Value gets its new ``.data`` and
+``.grad`` in one pass at the end: two passes over the Values per step instead
+of one per phase (read, zero_grad, backward, update).
 """
 
 from __future__ import annotations
@@ -13,29 +21,37 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from numbers import Real
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from ..engine import Trace, TraceMismatchError, Value, sum_values, trace
 from .loss_registry import L2, LossFn, entry_of, resolve_loss
+from .optim import Optimizer
 
-Run = tuple[Trace, list[int]]  # a trace and the batch rows it replays
+Run = tuple[Trace, Sequence[int]]  # a trace and the batch rows it replays
 Part = tuple[Callable[[float], Any], float, float]  # (backward(weight), the part's loss, its weight)
+_DATA = attrgetter("data")  # a Value's number, read in one C call
 
 
 class TracedStep:
     """One training step as replayed programs: what ``nn.fit(..., trace=True)`` runs.
 
-    ``TracedStep(model, loss, params, zero_grad=..., update=..., l2=0.0)`` is
+    ``TracedStep(model, loss, params, optimizer=opt, l2=0.0)`` (or
+    ``zero_grad=..., update=...`` callables instead of an optimizer) is
     called as ``step(xs, ys) -> (loss number, outputs)``, like ``nn``'s
     dynamic step: zero_grad, forward, loss (+ l2 * sum p^2), backward, update.
     ``loss`` is a name from ``nn.loss_registry`` (its scalar form) or a callable
-    ``loss(outputs, targets) -> Value``.
+    ``loss(outputs, targets) -> Value``.  With an ``optimizer`` whose
+    parameters are ``params`` (``opt.vector_ready()``), a batched step runs on
+    one parameter vector and writes each Value's ``.data`` and ``.grad`` once.
 
     ``batched=True`` (for a loss that is a mean - or with ``reduce="sum"`` a
     sum - over samples): the per-sample program ``loss([model(x)], [y])`` is
-    traced once and replayed over the whole batch with ``Trace.batch``.
+    traced once and replayed over the whole batch with ``Trace.batch``; for a
+    mean, the L2 penalty is part of that program (``loss_i + l2 Σ p²``, whose
+    mean is the batch's loss: the penalty is one product per batch).
     ``batched=False``: the whole batch's loss is traced (once per batch size)
     and replayed as one scalar program.  ``targets="constant"`` bakes each
     distinct target into its own trace (for targets that pick, rather than
@@ -58,8 +74,9 @@ class TracedStep:
         loss: str | LossFn,
         params: Iterable[Value],
         *,
-        zero_grad: Callable[[], None],
-        update: Callable[[], None],
+        zero_grad: Callable[[], None] | None = None,
+        update: Callable[[], None] | None = None,
+        optimizer: Optimizer | None = None,
         l2: float = 0.0,
         batched: bool = True,
         reduce: str = "mean",
@@ -76,12 +93,19 @@ class TracedStep:
         self.loss: LossFn = resolve_loss(loss).scalar  # type: ignore[assignment]
         self.entry = entry_of(loss)  # the loss's table entry: the checks it makes, run on every row
         self.params = list(params)
-        self.zero_grad, self.update = zero_grad, update
+        self.optimizer = optimizer
+        self.zero_grad, self.update = _update_of(zero_grad, update, optimizer)
         self.batched, self.reduce, self.targets = batched, reduce, targets
         self.l2 = float(l2)
+        # a mean's per-sample program carries the penalty: mean(loss_i + l2 Σ p²) = mean loss + l2 Σ p²
+        self._inside = bool(self.l2 and self.params and batched and reduce == "mean")
         # the programs a Trace keeps (as its fn) hold the model and the loss, not self: no reference cycle
-        self._sample = partial(_sample, model, self.loss)
+        self._plain = partial(_sample, model, self.loss)
+        self._sample = partial(_penalized, self._plain, self.params, self.l2) if self._inside else self._plain
         self._whole = partial(_whole, model, self.loss)
+        self._vector = _vector_ready(optimizer, self.params)
+        self._opt_pos = None if not self._vector else _positions(optimizer.params, self.params)  # type: ignore[union-attr]
+        self._pos: dict[int, tuple[Trace, np.ndarray | None]] = {}  # each trace's params in self.params
         if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 0:
             raise ValueError(f"TracedStep: max_traces must be an int >= 0, got {max_traces!r}")
         self.max_traces = max_traces
@@ -127,13 +151,14 @@ class TracedStep:
         """The step on Values, without a trace (for a batch whose baked trace does not fit the cache)."""
         if self.batched:
             w = 1.0 / len(xs) if self.reduce == "mean" else 1.0
-            pairs = [self._sample(x, y) for x, y in zip(xs, ys)]
+            pairs = [self._plain(x, y) for x, y in zip(xs, ys)]
             total, outs = sum_values([loss * w for loss, _ in pairs]), [out for _, out in pairs]
         else:
             total, outs = self._whole(xs, ys)
         if not isinstance(total, Value):
             raise TypeError(f"the loss must return a Value, got {type(total).__name__}")
-        return self._finish([(lambda w: total.backward(), total.data, 1.0)], [_numbers(o) for o in outs], ys)
+        return self._finish([(lambda w: total.backward(), total.data, 1.0)], [_numbers(o) for o in outs], ys,
+                            penalty=True)
 
     def _targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str:
         """How this batch's targets enter its program: ``"input"`` or ``"constant"``."""
@@ -154,12 +179,12 @@ class TracedStep:
             baked = list(ys)
             g = self._trace_for(("batch", n, tuple(_key(y) for y in ys)), partial(self._whole, ys=baked), xs)
             total = g(xs)
-        return self._finish([(g.backward, total, 1.0)], g.aux, ys)
+        return self._finish([(g.backward, total, 1.0)], list(g.aux), ys, penalty=True)
 
     def _runs(self, xs: Sequence[Any], ys: Sequence[Any], targets: str) -> list[Run]:
         """The per-sample traces this batch replays: one for every row, or one per distinct baked target."""
         if targets == "input":
-            return [(self._trace_for("sample", self._sample, xs[0], ys[0]), list(range(len(xs))))]
+            return [(self._trace_for("sample", self._sample, xs[0], ys[0]), range(len(xs)))]
         by_target: dict[Any, list[int]] = {}
         for i, y in enumerate(ys):
             by_target.setdefault(_key(y), []).append(i)
@@ -175,19 +200,37 @@ class TracedStep:
         n = len(xs)
         parts = []
         outputs: list[Any] = [None] * n
+        theta = np.fromiter(map(_DATA, self.params), dtype=float, count=len(self.params)) if self._vector else None
+        grad = None if theta is None else np.zeros(len(theta))
         for g, rows in runs:
-            bx = [xs[i] for i in rows]
-            args = (bx, [ys[i] for i in rows]) if targets == "input" else (bx,)
+            every = len(runs) == 1  # one program for every row, in order: the batch as given
+            bx = xs if every else [xs[i] for i in rows]
+            args = (bx, ys if every else [ys[i] for i in rows]) if targets == "input" else (bx,)
+            pos = None if theta is None else self._positions_of(g)
             try:
-                value = g.batch(*args, reduce=self.reduce)
+                value = g.batch(*args, reduce=self.reduce, params=None if theta is None else _at(theta, pos))
             except FloatingPointError:
                 raise self._bad_row(g, rows, xs, ys) from None
-            parts.append((g.backward, value, len(rows) / n if self.reduce == "mean" else 1.0))
-            for j, i in enumerate(rows):
-                outputs[i] = _pick(g.aux, j)
-        return self._finish(parts, outputs, ys)
+            backward = g.backward if grad is None else partial(_backward_into, g, pos, grad)
+            parts.append((backward, value, len(rows) / n if self.reduce == "mean" else 1.0))
+            if every:
+                outputs = _per_row(g.aux)
+                if isinstance(g.aux, np.ndarray):  # one number per row: the checks read the array itself
+                    return self._finish(parts, outputs, ys, penalty=not self._inside, vector=(theta, grad),
+                                        checked=g.aux)
+            else:
+                for i, out in zip(rows, _per_row(g.aux)):
+                    outputs[i] = out
+        return self._finish(parts, outputs, ys, penalty=not self._inside, vector=(theta, grad))
 
-    def _bad_row(self, g: Trace, rows: list[int], xs: Sequence[Any], ys: Sequence[Any]) -> FloatingPointError:
+    def _positions_of(self, g: Trace) -> np.ndarray | None:
+        """Where each of ``g.params`` sits in ``self.params`` (None: the same list, in the same order)."""
+        found = self._pos.get(id(g))
+        if found is None:
+            found = self._pos[id(g)] = (g, _positions(g.params, self.params))  # g kept: its id stays its own
+        return found[1]
+
+    def _bad_row(self, g: Trace, rows: Sequence[int], xs: Sequence[Any], ys: Sequence[Any]) -> FloatingPointError:
         """The error naming the first row whose loss is not finite."""
         bad = next(i for i in rows if not math.isfinite(self._one(g, xs[i], ys[i])))
         return FloatingPointError(
@@ -202,24 +245,56 @@ class TracedStep:
         except (ArithmeticError, ValueError):
             return math.nan
 
-    def _finish(self, parts: list[Part], outputs: Any, ys: Sequence[Any]) -> tuple[float, list[Any]]:
-        """The loss's checks on every row, the weighted total (+ the penalty) checked finite; then
-        zero_grad, backward, update."""
-        self.entry.check_batch(outputs, ys)
-        total = sum(w * v for _, v, w in parts)
-        penalty = self._penalty() if self._penalty is not None else 0.0
-        total += penalty
+    def _finish(self, parts: list[Part], outputs: Any, ys: Sequence[Any], penalty: bool,
+                vector: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+                checked: Any = None) -> tuple[float, list[Any]]:
+        """The loss's checks on every row, the weighted total (+ the penalty program, if ``penalty``)
+        checked finite; then zero_grad, backward, update (``vector``: the parameters' numbers and the
+        gradient vector the parts' backward add into, updated by the optimizer as one vector;
+        ``checked``: the outputs as the loss's checks read them, if not ``outputs``)."""
+        self.entry.check_batch(outputs if checked is None else checked, ys)
+        total = parts[0][2] * parts[0][1] if len(parts) == 1 else sum(w * v for _, v, w in parts)
+        extra = self._penalty if penalty else None
+        if extra is not None:
+            total += extra()
         if not math.isfinite(total):
             raise FloatingPointError(
                 f"the loss became {total!r}; weights were not updated (lower the learning rate?)"
             )
-        self.zero_grad()
+        theta, grad = vector
+        if theta is None:
+            self.zero_grad()
         for backward, _, w in parts:
             backward(w)
-        if self._penalty is not None:
-            self._penalty.backward()
+        if theta is not None and grad is not None:
+            self._update_vector(theta, grad)
+            return total, outputs
+        if extra is not None:
+            extra.backward()
         self.update()
-        return total, list(outputs)
+        return total, outputs
+
+    def _update_vector(self, theta: np.ndarray, grad: np.ndarray) -> None:
+        """The optimizer's update of the vector, then every Value's new ``.data`` and ``.grad`` in one pass.
+
+        An update the optimizer refuses (``FloatingPointError``) leaves every
+        ``.data`` as it was and every ``.grad`` the step's gradient, as the dynamic step does.
+        """
+        pos = self._opt_pos
+        try:
+            new = self.optimizer.step_vector(theta if pos is None else theta[pos],  # type: ignore[union-attr]
+                                             grad if pos is None else grad[pos])
+        except FloatingPointError:
+            for p, g in zip(self.params, grad.tolist()):
+                p.grad = g
+            raise
+        if pos is not None:
+            theta = theta.copy()
+            theta[pos] = new
+            new = theta
+        for p, d, g in zip(self.params, new.tolist(), grad.tolist()):
+            p.data = d
+            p.grad = g
 
     # ------------------------------------------------------------ targets: numbers or baked in
     def _decide_targets(self, xs: Sequence[Any], ys: Sequence[Any]) -> str | None:
@@ -281,6 +356,62 @@ def _sample(model: Callable[[Any], Any], loss: LossFn, x: Any, y: Any) -> tuple[
     return loss([out], [y]), out
 
 
+def _penalized(sample: Callable[[Any, Any], tuple[Value, Any]], params: list[Value], alpha: float, x: Any,
+               y: Any) -> tuple[Value, Any]:
+    """One row's loss plus the L2 penalty, ``loss_i + alpha Σ p²`` (their mean: the batch's loss), and the output."""
+    loss, out = sample(x, y)
+    return loss + L2.scalar(params, alpha), out
+
+
+def _update_of(zero_grad: Callable[[], None] | None, update: Callable[[], None] | None,
+               optimizer: Optimizer | None) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The step's zero_grad and update: the callables given, else the optimizer's (``TypeError`` if neither)."""
+    if optimizer is not None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"TracedStep: optimizer must be an nn optimizer (SGD, Adam), got {type(optimizer).__name__}"
+            )
+        if zero_grad is not None or update is not None:
+            raise TypeError("TracedStep: give an optimizer or zero_grad and update, not both")
+        return optimizer.zero_grad, optimizer.step
+    if zero_grad is None or update is None:
+        raise TypeError("TracedStep: needs an optimizer=, or both zero_grad= and update= callables")
+    return zero_grad, update
+
+
+def _vector_ready(optimizer: Optimizer | None, params: list[Value]) -> bool:
+    """Whether a step can update ``params`` as one vector: the optimizer has exactly these (distinct) scalar
+    parameters and a rule with a vector form."""
+    if optimizer is None or not optimizer.vector_ready():
+        return False
+    ids = {id(p) for p in params}
+    return len(ids) == len(params) and ids == {id(p) for p in optimizer.params} and \
+        all(type(p) is Value for p in params)
+
+
+def _positions(values: Sequence[Value], params: list[Value]) -> np.ndarray | None:
+    """Each of ``values``' index in ``params`` (None when ``values`` is ``params``, in the same order)."""
+    if len(values) == len(params) and all(a is b for a, b in zip(values, params)):
+        return None
+    where = {id(p): i for i, p in enumerate(params)}
+    return np.array([where[id(v)] for v in values], dtype=np.intp)
+
+
+def _at(vector: np.ndarray, pos: np.ndarray | None) -> np.ndarray:
+    """``vector[pos]`` (all of it when ``pos`` is None)."""
+    return vector if pos is None else vector[pos]
+
+
+def _backward_into(g: Trace, pos: np.ndarray | None, grad: np.ndarray, weight: float) -> None:
+    """``g``'s gradients (seeded with ``weight``) added into ``grad``, the step's vector, at ``pos``."""
+    if pos is None:
+        g.backward(weight, into=grad)
+        return
+    part = np.zeros(len(pos))
+    g.backward(weight, into=part)
+    grad[pos] += part  # pos: distinct indices (each parameter once in a trace)
+
+
 def _whole(model: Callable[[Any], Any], loss: LossFn, xs: Any, ys: Any) -> tuple[Value, Any]:
     """The whole batch's loss (``batched=False``): ``loss([model(x) ...], ys)``, and the outputs."""
     outs = [model(x) for x in xs]
@@ -317,11 +448,11 @@ def _alternatives(y: Any) -> list[Any]:
     return []
 
 
-def _pick(aux: Any, j: int) -> Any:
-    """Sample j's numbers out of batched aux results (arrays per slot)."""
+def _per_row(aux: Any) -> list[Any]:
+    """Each sample's numbers out of batched aux results (an array per slot, in nested lists)."""
     if isinstance(aux, list):
-        return [_pick(a, j) for a in aux]
-    return float(aux[j])
+        return [list(row) for row in zip(*(_per_row(a) for a in aux))]
+    return np.asarray(aux, dtype=float).tolist()
 
 
 __all__ = ["TracedStep"]
