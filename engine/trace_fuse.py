@@ -564,8 +564,11 @@ def fusion_text(p: Program, plan: FusedPlan, title: str, n: int | None = None) -
     rest = len(p.ops) - plan.fused_ops
     if not plan.layers:
         lines.append("  no layer found (no n-ary sum of parameter × input products): every op is grouped")
-    lines.append(f"  {plan.fused_ops} of {len(p.ops)} ops fused; the other {rest} run grouped "
-                 "(one numpy call per depth and op)")
+    if rest == 0:
+        lines.append(f"  all {len(p.ops)} ops fused")
+    else:
+        lines.append(f"  {plan.fused_ops} of {len(p.ops)} ops fused; the other {rest} run grouped "
+                     "(one numpy call per depth and op)")
     return "\n".join(lines)
 
 

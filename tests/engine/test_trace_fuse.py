@@ -248,6 +248,13 @@ def test_a_hand_written_neuron_loop_compiles_into_three_products_and_the_view_sa
     assert f"{len(g.ops) - 4} of {len(g.ops)} ops fused" in text  # all but the hinge's neg, ×, +, relu
 
 
+def test_the_view_says_all_ops_fused_when_nothing_is_left_grouped() -> None:
+    model, params = micrograd_mlp()
+    g = trace(model, [0.1, 0.2], params=params)  # the network alone: every op is in a layer
+    g.batch(np.random.default_rng(0).normal(size=(8, 2)))
+    assert g.fusion().splitlines()[-1] == f"  all {len(g.ops)} ops fused"
+
+
 def test_print_still_shows_the_scalar_program_and_fuse_false_fuses_nothing() -> None:
     model, params = micrograd_mlp()
     fused = trace(lambda x: model(x), [0.1, 0.2], params=params)
