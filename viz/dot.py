@@ -36,6 +36,8 @@ from typing import Any
 import graphviz
 from graphviz.backend import dot_command
 
+from .frames import write_file
+
 ENV_VAR = "TRACEGRAD_DOT"
 TIMEOUT_VAR = "TRACEGRAD_RENDER_TIMEOUT"
 DEFAULT_TIMEOUT = 120.0  # seconds; diagrams within max_nodes lay out in seconds (see viz.limits)
@@ -259,7 +261,7 @@ class Diagram(graphviz.Digraph):
         sized.graph_attr["dpi"] = f"{base * scale:g}"
         data = sized.pipe(format="png")
         if path is not None:
-            _write(Path(path), data)
+            write_file(Path(path), data)
         return data
 
     def pdf(self, path: str | os.PathLike[str] | None = None) -> bytes:
@@ -270,19 +272,5 @@ class Diagram(graphviz.Digraph):
         """
         data = self.pipe(format="pdf")
         if path is not None:
-            _write(Path(path), data)
+            write_file(Path(path), data)
         return data
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (through a temporary file)."""
-    if path.is_dir():
-        raise IsADirectoryError(f"needs a file path, got the directory {path}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
