@@ -118,15 +118,20 @@ def svg_size_px(svg: str) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def measure(browser: Any, svg: str, head: str = "") -> Picture:
-    """Render ``svg`` at 100 % in a viewport of its own size and measure it."""
+def evaluate_on(browser: Any, svg: str, head: str, script: str) -> Any:
+    """Render ``svg`` at 100 % in a viewport of its own size and run ``script`` on the page."""
     w, h = svg_size_px(svg)
     page = browser.new_page(viewport={"width": int(w) + 2, "height": int(h) + 2})
     try:
         open_svg(page, svg, head)
-        raw = page.evaluate(MEASURE)
+        return page.evaluate(script)
     finally:
         page.close()
+
+
+def measure(browser: Any, svg: str, head: str = "") -> Picture:
+    """Render ``svg`` at 100 % in a viewport of its own size and measure it."""
+    raw = evaluate_on(browser, svg, head, MEASURE)
     texts = [Text(html.unescape(t["text"]), t["px"], _rgb(t["fg"]), _rgb(t["bg"]), tuple(t["box"]))
              for t in raw["texts"]]
     return Picture(raw["width"], raw["height"], texts, {k: tuple(v) for k, v in raw["nodes"].items()})
@@ -176,13 +181,7 @@ CELLS = """() => Array.from(document.querySelectorAll('svg g.node.value')).map(g
 def overflowing(browser: Any, svg: str, head: str = "", tolerance: float = 0.5) -> list[tuple[str, str]]:
     """Texts of record boxes that run out of their cell: past the box's outline, or across a rule
     between two fields.  ``(node id, text)`` pairs."""
-    w, h = svg_size_px(svg)
-    page = browser.new_page(viewport={"width": int(w) + 2, "height": int(h) + 2})
-    try:
-        open_svg(page, svg, head)
-        nodes = page.evaluate(CELLS)
-    finally:
-        page.close()
+    nodes = evaluate_on(browser, svg, head, CELLS)
     bad = []
     for node in nodes:
         if node["box"] is None:
