@@ -449,8 +449,13 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
         raise FloatingPointError("detect_anomaly: the seed gradient holds NaN or inf")
     order = topological_order(root)
     grads = backprop(root, seed, tensor_vjp, order=order, on_edge=_check_edge if anomaly else None)
-    interior = [(n, grads[id(n)]) for n in order if n.parents and id(n) in grads]
-    leaves = [(n, grads[id(n)]) for n in order if not n.parents and n.requires_grad and id(n) in grads]
+    interior: list[tuple[Tensor, Any]] = []
+    leaves: list[tuple[Tensor, Any]] = []
+    get = grads.get
+    for n in order:  # one pass: interior nodes and leaves that need a gradient, each with what flowed in
+        g = get(id(n))
+        if g is not None and (n.parents or n.requires_grad):
+            (interior if n.parents else leaves).append((n, g))
     if anomaly:
         for node, g in leaves:
             if node.grad is not None and not np.isfinite(node.grad + g).all():

@@ -488,7 +488,8 @@ def _targets(targets: Any, n: int, classes: int) -> np.ndarray:
             raise TypeError(f"cross_entropy: targets must be integer class indices, got {t.dtype}")
     if t.shape != (n,):
         raise ValueError(f"cross_entropy: targets shape {t.shape} does not match logits rows ({n},)")
-    if n and (t.astype(np.uint64, copy=False) >= classes).any():  # negatives wrap to huge
+    wrapped = t.view(np.uint64) if t.dtype == np.int64 else t.astype(np.uint64)  # negatives wrap to huge
+    if n and wrapped.max() >= classes:
         bad = t[(t < 0) | (t >= classes)][0]
         raise ValueError(f"cross_entropy: target class {int(bad)} is out of range [0, {classes})")
     return t
