@@ -302,10 +302,14 @@ def make_node(
     out.data = data
     out.grad = None
     out.label = ""
-    out.scope = STATE.scope
-    if STATE.anomaly:
-        _check_forward(data, op, parents, local_grads)
-    if STATE.grad_enabled:
+    scope = STATE.recording  # the scope when recording without anomaly checks (one read), else None
+    if scope is None:
+        out.scope = STATE.scope
+        if STATE.anomaly:
+            _check_forward(data, op, parents, local_grads)
+    else:
+        out.scope = scope
+    if scope is not None or STATE.grad_enabled:
         for p in parents:
             if p.requires_grad:
                 out.requires_grad = True

@@ -47,6 +47,20 @@ def _finite(x: Any) -> bool:
     return math.isfinite(x)
 
 
+def _all_finite(xs: list[Any]) -> bool:
+    """No NaN or inf in any of ``xs``: for float arrays one sum of their dot products x.x says it
+    (a sum of squares; see :func:`_finite`), each array looked at alone only when the sum is not finite."""
+    total = 0.0
+    for x in xs:
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            if not _finite(x):
+                return False
+            continue
+        flat = x if x.ndim == 1 else x.reshape(-1)
+        total += np.dot(flat, flat)
+    return math.isfinite(total) or all(_finite(x) for x in xs)
+
+
 def _number(x: Any, what: str, low: float = 0.0, high: float = math.inf, *, open_low: bool = False) -> float:
     """``x`` as a float in [low, high] (``(low, high]`` with ``open_low``); TypeError / ValueError naming ``what``."""
     if isinstance(x, bool) or not isinstance(x, Real):
@@ -106,6 +120,10 @@ class Optimizer:
         ``ValueError``), then every new value is computed; only if all of them
         are finite are the weights and the optimizer's state written.  Otherwise
         ``FloatingPointError`` names the parameter, and nothing is updated.
+
+        (SGD's and Adam's rules turn a NaN or inf gradient into a NaN or inf
+        update, so there one finiteness check of the updates serves both, and
+        the gradients are looked at only to name the culprit.)
         """
         lr = self.current_lr()
         live = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
@@ -114,7 +132,7 @@ class Optimizer:
             for i, p in live:
                 self._check_grad(i, p, finite=not one_check)
             proposals = [(i, p, self._proposal(i, p, lr)) for i, p in live]
-            if not all(_finite(new) for _i, _p, (new, _s) in proposals):
+            if not _all_finite([new for _i, _p, (new, _s) in proposals]):
                 if one_check:  # a gradient's NaN or inf shows in its update: name the gradient first
                     for i, p in live:
                         self._check_grad(i, p)
@@ -124,7 +142,9 @@ class Optimizer:
                     f"({_first_bad(new)!r}); nothing was updated (lower the learning rate?)"
                 )
         for i, p, (new, state) in proposals:
-            if isinstance(p.data, np.ndarray):
+            if type(p.data) is np.ndarray:
+                np.copyto(p.data, new)
+            elif isinstance(p.data, np.ndarray):
                 p.data[...] = new
             else:
                 p.data = new
@@ -292,9 +312,9 @@ class SGD(Optimizer):
     def _propose(self, i: int, p: Any, lr: float) -> Proposal:
         data, g = p.data, p.grad
         if (type(data) is np.ndarray and type(g) is np.ndarray and g.dtype == data.dtype
-                and not (self.momentum or self.weight_decay)):
-            # plain SGD on an array: p - lr g in this parameter's work array, no temporaries
-            # (the same two roundings as the rule: lr g, then p - lr g)
+                and not (self.momentum or self.weight_decay) and type(self)._rule is SGD._rule):
+            # plain SGD on an array (this class's own rule): p - lr g in this parameter's work array,
+            # no temporaries (the same two roundings as the rule: lr g, then p - lr g)
             buf = self._scratch(i, data)
             np.multiply(g, lr, out=buf)
             return np.subtract(data, buf, out=buf), None
