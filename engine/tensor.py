@@ -357,7 +357,7 @@ def elementwise(op: Op, *args: Any) -> Tensor:
     if op.array_fn is None:
         raise TypeError(f"op '{op.name}' has no array form")
     try:
-        out, local = op.array_fn(*(p.data for p in parents))
+        out, local = op.array_fn(*[p.data for p in parents])
     except ValueError as exc:
         if len(parents) > 1 and "broadcast" in str(exc):
             shapes = " and ".join(str(p.data.shape) for p in parents)
