@@ -41,8 +41,7 @@ def _finite(x: Any) -> bool:
     """
     if isinstance(x, np.ndarray):
         if x.dtype.kind == "f":
-            flat = x.reshape(-1)
-            return math.isfinite(np.dot(flat, flat)) or bool(np.isfinite(x).all())
+            return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())  # vdot: x.x over the flattened x
         return x.size == 0 or (math.isfinite(x.max()) and math.isfinite(x.min()))
     return math.isfinite(x)
 
@@ -56,8 +55,7 @@ def _all_finite(xs: list[Any]) -> bool:
             if not _finite(x):
                 return False
             continue
-        flat = x if x.ndim == 1 else x.reshape(-1)
-        total += np.dot(flat, flat)
+        total += np.vdot(x, x)
     return math.isfinite(total) or all(_finite(x) for x in xs)
 
 
@@ -96,6 +94,7 @@ class Optimizer:
         self.params = plist
         self.lr = lr
         self.steps = 0  # updates made so far (the schedule's k)
+        self._buffers: dict[int, np.ndarray] = {}  # work arrays, see _scratch
 
     def current_lr(self) -> float:
         """The learning rate for the next step: ``lr`` or ``lr(k)``."""
@@ -206,10 +205,9 @@ class Optimizer:
         A proposal computed into it is copied into ``.data`` at commit, so it is
         never seen outside; reusing it spares allocating an array per step.
         """
-        buffers = self.__dict__.setdefault("_buffers", {})
-        buf = buffers.get(i)
+        buf = self._buffers.get(i)
         if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
-            buf = buffers[i] = np.empty_like(like)
+            buf = self._buffers[i] = np.empty_like(like)
         return buf
 
     # ------------------------------------------------------------ every scalar parameter as one vector
