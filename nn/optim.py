@@ -141,9 +141,7 @@ class Optimizer:
                     f"({_first_bad(new)!r}); nothing was updated (lower the learning rate?)"
                 )
         for i, p, (new, state) in proposals:
-            if type(p.data) is np.ndarray:
-                np.copyto(p.data, new)
-            elif isinstance(p.data, np.ndarray):
+            if isinstance(p.data, np.ndarray):
                 p.data[...] = new
             else:
                 p.data = new
@@ -152,8 +150,9 @@ class Optimizer:
 
     def _one_check(self) -> bool:
         """Whether a NaN or inf gradient always gives a NaN or inf update, so checking the updates
-        checks the gradients too: SGD's and Adam's own rules (``lr g``, ``mu v + g``, ``(1 - b1) g``
-        carry it, lr >= 0 and the committed state finite); a subclass with another rule checks both."""
+        checks the gradients too: SGD's and Adam's own rules (``mu v + g``, ``(1 - b1) g`` carry it
+        whatever the state; then ``lr x`` it with lr >= 0: 0 x inf is NaN).  A subclass with
+        another rule (``_rule`` or ``_propose`` of its own) has its gradients checked on their own."""
         cls = type(self)
         ok = self.__dict__.get("_one_checked")
         if ok is None:
