@@ -302,10 +302,14 @@ def make_node(
     out.data = data
     out.grad = None
     out.label = ""
-    out.scope = STATE.scope
-    if STATE.anomaly:
-        _check_forward(data, op, parents, local_grads)
-    if STATE.grad_enabled:
+    scope = STATE.recording  # the scope when recording without anomaly checks (one read), else None
+    if scope is None:
+        out.scope = STATE.scope
+        if STATE.anomaly:
+            _check_forward(data, op, parents, local_grads)
+    else:
+        out.scope = scope
+    if scope is not None or STATE.grad_enabled:
         for p in parents:
             if p.requires_grad:
                 out.requires_grad = True
@@ -353,7 +357,7 @@ def elementwise(op: Op, *args: Any) -> Tensor:
     if op.array_fn is None:
         raise TypeError(f"op '{op.name}' has no array form")
     try:
-        out, local = op.array_fn(*(p.data for p in parents))
+        out, local = op.array_fn(*[p.data for p in parents])
     except ValueError as exc:
         if len(parents) > 1 and "broadcast" in str(exc):
             shapes = " and ".join(str(p.data.shape) for p in parents)
@@ -449,8 +453,13 @@ def tensor_backward(root: Tensor, grad: Any = None) -> None:
         raise FloatingPointError("detect_anomaly: the seed gradient holds NaN or inf")
     order = topological_order(root)
     grads = backprop(root, seed, tensor_vjp, order=order, on_edge=_check_edge if anomaly else None)
-    interior = [(n, grads[id(n)]) for n in order if n.parents and id(n) in grads]
-    leaves = [(n, grads[id(n)]) for n in order if not n.parents and n.requires_grad and id(n) in grads]
+    interior: list[tuple[Tensor, Any]] = []
+    leaves: list[tuple[Tensor, Any]] = []
+    get = grads.get
+    for n in order:  # one pass: interior nodes and leaves that need a gradient, each with what flowed in
+        g = get(id(n))
+        if g is not None and (n.parents or n.requires_grad):
+            (interior if n.parents else leaves).append((n, g))
     if anomaly:
         for node, g in leaves:
             if node.grad is not None and not np.isfinite(node.grad + g).all():

@@ -162,7 +162,7 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     W = weight.data
     if W.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (nout, nin), got shape {weight.shape}")
-    if x.data.ndim == 0 or x.shape[-1] != W.shape[1]:
+    if x.data.ndim == 0 or x.data.shape[-1] != W.shape[1]:
         raise ValueError(
             f"linear: input shape {x.shape} does not match weight shape {weight.shape} "
             f"(the input's last axis must be nin = {W.shape[1]})"
@@ -170,7 +170,7 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     out = x.data @ W.T
     if bias is None:
         return make_node(out, LINEAR, (x, weight), _vjp_linear)
-    if bias.shape != (W.shape[0],):
+    if bias.data.shape != (W.shape[0],):
         raise ValueError(
             f"linear: bias shape {bias.shape} does not match weight shape {weight.shape} "
             f"(expected ({W.shape[0]},))"
@@ -488,7 +488,8 @@ def _targets(targets: Any, n: int, classes: int) -> np.ndarray:
             raise TypeError(f"cross_entropy: targets must be integer class indices, got {t.dtype}")
     if t.shape != (n,):
         raise ValueError(f"cross_entropy: targets shape {t.shape} does not match logits rows ({n},)")
-    if n and (t.astype(np.uint64, copy=False) >= classes).any():  # negatives wrap to huge
+    wrapped = t.view(np.uint64) if t.dtype == np.int64 else t.astype(np.uint64)  # negatives wrap to huge
+    if n and np.maximum.reduce(wrapped) >= classes:
         bad = t[(t < 0) | (t >= classes)][0]
         raise ValueError(f"cross_entropy: target class {int(bad)} is out of range [0, {classes})")
     return t
@@ -504,17 +505,19 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
         raise TypeError(f"cross_entropy: logits must be a Tensor, got {type(logits).__name__}")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must be 2-D (n, classes), got shape {logits.shape}")
-    n, classes = logits.shape
+    Z = logits.data
+    if Z.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be 2-D (n, classes), got shape {Z.shape}")
+    n, classes = Z.shape
     if n == 0 or classes == 0:
-        raise ValueError(f"cross_entropy: empty logits of shape {logits.shape}")
+        raise ValueError(f"cross_entropy: empty logits of shape {Z.shape}")
     t = _targets(targets, n, classes)
-    z = logits.data - logits.data.max(axis=1, keepdims=True)
+    # the ufuncs' reduce directly (what .max() / .sum() call, without their Python wrappers)
+    z = Z - np.maximum.reduce(Z, axis=1, keepdims=True)
     e = np.exp(z)
-    s = e.sum(axis=1, keepdims=True)
+    s = np.add.reduce(e, axis=1, keepdims=True)
     rows = np.arange(n)
-    total = np.log(s).sum() - z[rows, t].sum()
+    total = np.add.reduce(np.log(s), axis=None) - np.add.reduce(z[rows, t], axis=None)
     scale = 1.0 / n if reduction == "mean" else 1.0
     out = np.asarray(total * scale, dtype=logits.dtype)
     ctx = None

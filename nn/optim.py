@@ -31,10 +31,32 @@ LearningRate = float | Callable[[int], float]
 
 
 def _finite(x: Any) -> bool:
-    """No NaN or inf in ``x`` (a number or an array; for arrays max and min say it, without a temporary)."""
+    """No NaN or inf in ``x`` (a number or an array).
+
+    A float array is finite if its dot product with itself is: x.x = Σ x_i^2 is a
+    sum of squares, so one NaN or inf element makes it NaN or +inf (a square is
+    never negative: nothing cancels it).  The converse fails only by overflow
+    (|x_i| past ~1e19 in float32), so a non-finite x.x is settled by ``np.isfinite``.
+    One BLAS pass, no temporary.  (Call under ``np.errstate(all="ignore")``.)
+    """
     if isinstance(x, np.ndarray):
+        if x.dtype.kind == "f":
+            return math.isfinite(np.vdot(x, x)) or bool(np.isfinite(x).all())  # vdot: x.x over the flattened x
         return x.size == 0 or (math.isfinite(x.max()) and math.isfinite(x.min()))
     return math.isfinite(x)
+
+
+def _all_finite(xs: list[Any]) -> bool:
+    """No NaN or inf in any of ``xs``: for float arrays one sum of their dot products x.x says it
+    (a sum of squares; see :func:`_finite`), each array looked at alone only when the sum is not finite."""
+    total = 0.0
+    for x in xs:
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            if not _finite(x):
+                return False
+            continue
+        total += np.vdot(x, x)
+    return math.isfinite(total) or all(_finite(x) for x in xs)
 
 
 def _number(x: Any, what: str, low: float = 0.0, high: float = math.inf, *, open_low: bool = False) -> float:
@@ -72,6 +94,7 @@ class Optimizer:
         self.params = plist
         self.lr = lr
         self.steps = 0  # updates made so far (the schedule's k)
+        self._buffers: dict[int, np.ndarray] = {}  # work arrays, see _scratch
 
     def current_lr(self) -> float:
         """The learning rate for the next step: ``lr`` or ``lr(k)``."""
@@ -96,15 +119,23 @@ class Optimizer:
         ``ValueError``), then every new value is computed; only if all of them
         are finite are the weights and the optimizer's state written.  Otherwise
         ``FloatingPointError`` names the parameter, and nothing is updated.
+
+        (SGD's and Adam's rules turn a NaN or inf gradient into a NaN or inf
+        update, so there one finiteness check of the updates serves both, and
+        the gradients are looked at only to name the culprit.)
         """
         lr = self.current_lr()
         live = [(i, p) for i, p in enumerate(self.params) if p.grad is not None]
-        for i, p in live:
-            self._check_grad(i, p)
+        one_check = self._one_check()
         with no_grad(), np.errstate(all="ignore"):
+            for i, p in live:
+                self._check_grad(i, p, finite=not one_check)
             proposals = [(i, p, self._proposal(i, p, lr)) for i, p in live]
-        for i, _p, (new, _) in proposals:
-            if not _finite(new):
+            if not _all_finite([new for _i, _p, (new, _s) in proposals]):
+                if one_check:  # a gradient's NaN or inf shows in its update: name the gradient first
+                    for i, p in live:
+                        self._check_grad(i, p)
+                i, new = next((i, new) for i, _p, (new, _s) in proposals if not _finite(new))
                 raise FloatingPointError(
                     f"{type(self).__name__}.step: the update of parameter {i} gives a non-finite value "
                     f"({_first_bad(new)!r}); nothing was updated (lower the learning rate?)"
@@ -117,15 +148,33 @@ class Optimizer:
             self._commit(i, state)
         self.steps += 1
 
-    def _check_grad(self, i: int, p: Any) -> None:
-        """The gradient of parameter ``i`` is finite and has the parameter's shape."""
-        g = p.grad
-        if np.shape(g) != np.shape(p.data):
+    def _one_check(self) -> bool:
+        """Whether a NaN or inf gradient always gives a NaN or inf update, so checking the updates
+        checks the gradients too: SGD's and Adam's own rules (``mu v + g``, ``(1 - b1) g`` carry it
+        whatever the state; then ``lr x`` it with lr >= 0: 0 x inf is NaN).  A subclass with
+        another rule (``_rule`` or ``_propose`` of its own) has its gradients checked on their own."""
+        cls = type(self)
+        ok = self.__dict__.get("_one_checked")
+        if ok is None:
+            owner = _defined_by(cls, "_shows_bad_grads")
+            ok = self._one_checked = (
+                owner is not None and _defined_by(cls, "_rule") is owner and _defined_by(cls, "_propose") is owner
+                and _defined_by(cls, "_proposal") is Optimizer and _defined_by(cls, "_check_grad") is Optimizer
+            )
+        return ok
+
+    def _check_grad(self, i: int, p: Any, finite: bool = True) -> None:
+        """The gradient of parameter ``i`` has the parameter's shape and (with ``finite``) no NaN or inf."""
+        g, data = p.grad, p.data
+        if type(g) is np.ndarray and type(data) is np.ndarray and g.shape == data.shape:
+            if not finite or _finite(g):
+                return  # the usual case: a tensor's gradient
+        if np.shape(g) != np.shape(data):
             raise ValueError(
-                f"{type(self).__name__}.step: parameter {i} has shape {np.shape(p.data)} but its gradient has "
+                f"{type(self).__name__}.step: parameter {i} has shape {np.shape(data)} but its gradient has "
                 f"shape {np.shape(g)}; nothing was updated"
             )
-        if isinstance(g, bool) or not isinstance(g, (Real, np.ndarray)) or not _finite(g):
+        if isinstance(g, bool) or not isinstance(g, (Real, np.ndarray)) or (finite and not _finite(g)):
             raise FloatingPointError(
                 f"{type(self).__name__}.step: parameter {i} has gradient {g!r:.60}; nothing was updated"
             )
@@ -134,8 +183,9 @@ class Optimizer:
         """Parameter ``i``'s new value and state, computed without writing anything."""
         try:
             new, state = self._propose(i, p, lr)
-            if isinstance(p.data, np.ndarray):
-                new = np.asarray(new).astype(p.data.dtype, copy=False)  # float32 stays float32 (and may overflow)
+            data = p.data
+            if isinstance(data, np.ndarray) and not (type(new) is np.ndarray and new.dtype == data.dtype):
+                new = np.asarray(new).astype(data.dtype, copy=False)  # float32 stays float32 (and may overflow)
             return new, state
         except ArithmeticError as exc:
             raise FloatingPointError(
@@ -147,6 +197,17 @@ class Optimizer:
 
     def _commit(self, i: int, state: Any) -> None:
         raise NotImplementedError
+
+    def _scratch(self, i: int, like: np.ndarray) -> np.ndarray:
+        """A work array of ``like``'s shape and dtype kept for parameter ``i`` (reused every step).
+
+        A proposal computed into it is copied into ``.data`` at commit, so it is
+        never seen outside; reusing it spares allocating an array per step.
+        """
+        buf = self._buffers.get(i)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = self._buffers[i] = np.empty_like(like)
+        return buf
 
     # ------------------------------------------------------------ every scalar parameter as one vector
     def vector_ready(self) -> bool:
@@ -243,8 +304,18 @@ class SGD(Optimizer):
         self.weight_decay = _number(weight_decay, "weight_decay")
         self.velocity: list[Any] = [None] * len(self.params)
 
+    _shows_bad_grads = True  # a NaN or inf gradient gives a NaN or inf update (see Optimizer._one_check)
+
     def _propose(self, i: int, p: Any, lr: float) -> Proposal:
-        return self._rule(p.data, p.grad, self.velocity[i], lr)
+        data, g = p.data, p.grad
+        if (type(data) is np.ndarray and type(g) is np.ndarray and g.dtype == data.dtype
+                and not (self.momentum or self.weight_decay) and type(self)._rule is SGD._rule):
+            # plain SGD on an array (this class's own rule): p - lr g in this parameter's work array,
+            # no temporaries (the same two roundings as the rule: lr g, then p - lr g)
+            buf = self._scratch(i, data)
+            np.multiply(g, lr, out=buf)
+            return np.subtract(data, buf, out=buf), None
+        return self._rule(data, g, self.velocity[i], lr)
 
     def _rule(self, data: Any, g: Any, v: Any, lr: float) -> Proposal:
         """``(p - lr v, v)`` with ``v = mu v + (g + wd p)`` (``v = g + wd p`` when ``v`` is None or mu = 0)."""
@@ -297,6 +368,8 @@ class Adam(Optimizer):
         self.m: list[Any] = [0.0] * len(self.params)
         self.v: list[Any] = [0.0] * len(self.params)
         self.t: list[int] = [0] * len(self.params)
+
+    _shows_bad_grads = True  # a NaN or inf gradient gives a NaN or inf update (see Optimizer._one_check)
 
     def _propose(self, i: int, p: Any, lr: float) -> Proposal:
         return self._rule(p.data, p.grad, (self.t[i], self.m[i], self.v[i]), lr)

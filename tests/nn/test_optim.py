@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -267,3 +268,128 @@ def test_a_wrong_shape_gradient_in_a_later_parameter_updates_nothing() -> None:
     with pytest.raises(ValueError, match=r"parameter 1 has shape \(2,\) but its gradient has shape \(3,\)"):
         opt.step()
     assert params[0].data.tolist() == [1.0, 2.0] and opt.t == [0, 0] and opt.steps == 0
+
+
+# ---------------------------------------------------------------- the all-or-nothing checks, made cheap
+
+
+class HalfStepSGD(SGD):
+    """A subclass with its own rule: half the step (the array fast path must not bypass it)."""
+
+    def _rule(self, data: Any, g: Any, v: Any, lr: float) -> Any:
+        return super()._rule(data, g, v, lr / 2)
+
+
+class ClippedSGD(SGD):
+    """A rule that hides a NaN or inf gradient: its gradients must still be checked on their own."""
+
+    def _rule(self, data: Any, g: Any, v: Any, lr: float) -> Any:
+        return super()._rule(data, np.nan_to_num(g, nan=0.0, posinf=1.0, neginf=-1.0), v, lr)
+
+
+arrays32_64 = st.sampled_from([np.float32, np.float64]).flatmap(
+    lambda dt: st.tuples(
+        st.just(dt),
+        st.lists(st.floats(-1e3, 1e3, width=32), min_size=1, max_size=40),
+        st.lists(st.floats(-1e3, 1e3, width=32), min_size=1, max_size=40),
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays32_64, st.sampled_from([0.0, 1e-3, 0.1, 2.5]))
+def test_plain_sgd_on_arrays_is_p_minus_lr_g_bit_for_bit_in_place(case, lr: float) -> None:
+    dt, data, grad = case
+    n = min(len(data), len(grad))
+    p = ArrayParam(data[:n])
+    p.data = p.data.astype(dt)
+    p.grad = np.array(grad[:n], dtype=dt)
+    held, g0 = p.data, p.grad.copy()
+    opt = SGD([p], lr=lr)
+    for _ in range(3):  # the work array is reused from step to step
+        expected = (p.data - lr * p.grad).astype(dt)
+        opt.step()
+        assert p.data is held and p.data.dtype == dt
+        assert np.array_equal(p.data, expected)
+        assert np.array_equal(p.grad, g0)  # the gradient is read, never written
+
+
+def test_a_subclass_rule_is_used_for_arrays_too() -> None:
+    p = ArrayParam([1.0, 2.0])
+    p.grad[...] = 1.0
+    HalfStepSGD([p], lr=0.5).step()
+    assert p.data.tolist() == [0.75, 1.75]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_rule_that_hides_a_bad_gradient_still_has_the_gradient_checked(bad: float) -> None:
+    p = ArrayParam([1.0, 2.0])
+    p.grad[1] = bad
+    opt = ClippedSGD([p], lr=0.1)
+    with pytest.raises(FloatingPointError, match="parameter 0 has gradient"):
+        opt.step()
+    assert p.data.tolist() == [1.0, 2.0] and opt.steps == 0
+
+
+@pytest.mark.parametrize("kind", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_bad_gradient_is_named_even_with_lr_zero(kind: str, bad: float) -> None:
+    # lr = 0: 0 x inf is NaN, so the update still shows the gradient's inf; the message names the gradient
+    p = ArrayParam([1.0, 2.0, 3.0])
+    p.grad[...] = 1.0
+    p.grad[2] = bad
+    opt = {"sgd": SGD([p], lr=0.0), "momentum": SGD([p], lr=0.0, momentum=0.9), "adam": Adam([p], lr=0.0)}[kind]
+    state = _state(opt)
+    with pytest.raises(FloatingPointError, match="parameter 0 has gradient"):
+        opt.step()
+    assert p.data.tolist() == [1.0, 2.0, 3.0] and str(_state(opt)) == str(state)
+
+
+def test_a_bad_gradient_is_named_before_an_earlier_parameters_overflowing_update() -> None:
+    a, b = ArrayParam([-3e38, 1.0]), ArrayParam([1.0, 2.0])
+    a.data, a.grad = a.data.astype(np.float32), np.array([1e38, 0.0], dtype=np.float32)  # a's update overflows
+    b.grad[0] = math.nan
+    with pytest.raises(FloatingPointError, match="parameter 1 has gradient"):
+        SGD([a, b], lr=10.0).step()
+    with pytest.raises(FloatingPointError, match="update of parameter 0 gives a non-finite value"):
+        SGD([a], lr=10.0).step()
+    assert a.data.tolist() == [np.float32(-3e38), 1.0] and b.data.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("dtype, huge", [(np.float32, 1e30), (np.float64, 1e200)])
+@pytest.mark.parametrize("kind", [SGD, ClippedSGD])  # ClippedSGD checks its gradients on their own
+def test_huge_but_finite_numbers_are_not_mistaken_for_nan_or_inf(kind: type, dtype: Any, huge: float) -> None:
+    # x.x overflows for these (the quick check says "maybe not finite"); the element-wise check must clear it
+    p = ArrayParam([1.0, 2.0])
+    p.data = np.array([huge, -huge], dtype=dtype)  # the updates are huge
+    p.grad = np.array([huge, 0.0], dtype=dtype)  # and so is a gradient
+    opt = kind([p], lr=1.0 / huge)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no overflow warning leaks out of the check
+        opt.step()
+    assert p.data.tolist() == [np.float64(dtype(huge) - dtype(1.0 / huge) * dtype(huge)), -np.float64(dtype(huge))]
+
+
+def test_a_parameter_whose_data_changes_shape_gets_a_new_work_array() -> None:
+    p = ArrayParam([1.0, 2.0])
+    p.grad[...] = 1.0
+    opt = SGD([p], lr=1.0)
+    opt.step()
+    p.data, p.grad = np.zeros((2, 3)), np.ones((2, 3))
+    opt.step()
+    assert p.data.tolist() == [[-1.0] * 3] * 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([np.float32, np.float64]), st.integers(1, 300), st.data(),
+       st.sampled_from([math.nan, math.inf, -math.inf]))
+def test_one_nan_or_inf_anywhere_in_a_long_gradient_is_caught(dtype: Any, n: int, data: Any, bad: float) -> None:
+    # the quick check is one dot product x.x per array: every position (BLAS tails too) must count
+    where = data.draw(st.integers(0, n - 1))
+    p = ArrayParam([0.5] * n)
+    p.data = p.data.astype(dtype)
+    p.grad = np.full(n, 0.25, dtype=dtype)
+    p.grad[where] = bad
+    with pytest.raises(FloatingPointError, match="parameter 0 has gradient"):
+        SGD([p], lr=0.1).step()
+    assert (p.data == dtype(0.5)).all()
