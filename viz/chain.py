@@ -22,7 +22,7 @@ from typing import Any
 
 from ..engine import Value
 from .text import fmt
-from .walk import GraphIndex, index_graph
+from .walk import GraphIndex, grouped, index_graph
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class ChainPath:
         """``dC/do1 . do1/dz3 = (-0.71) . (0.229) = -0.162``."""
         if not self.factors:
             return "1 (the root is wrt itself)"
-        symbols = " . ".join(f"d{f.upper}/d{f.lower}" for f in self.factors)
+        symbols = " . ".join(f"d{grouped(f.upper)}/d{grouped(f.lower)}" for f in self.factors)
         numbers = " . ".join(f"({fmt(f.value)})" for f in self.factors)
         return f"{symbols} = {numbers} = {fmt(self.product)}"
 
@@ -74,7 +74,7 @@ class ChainRule:
 
     def text(self) -> str:
         """The chain rule as plain text, one path per line."""
-        head = f"d{self.root}/d{self.wrt}"
+        head = f"d{grouped(self.root)}/d{grouped(self.wrt)}"
         if self.count == 0:
             return f"{head} = 0 ({self.wrt} does not feed {self.root}: no path)"
         lines = []

@@ -31,6 +31,8 @@ _TOKEN = re.compile(r"(?P<slot>[\ue000-\uf8ff])"
                     r"[\w#]*)(?P<attr>\.data|\.grad)?"
                     r"|(?P<num>\d+(?:\.\d+)?(?:e[+-]?\d+)?)|(?P<space>\s+)|(?P<other>.)")
 _INDEX = re.compile(r"^(?P<base>.*?[^\d_#])_?(?P<index>\d+(?:_\d+)*)$")
+_COMPOUND = re.compile(r"([+\-·/−()²³^])")  # the operators and brackets of a computed name
+_INFIX = re.compile(r"[+\-·/−]")
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?(e[+-]?\d+)?|nan|inf)$")
 _WORDS = {"exp", "log", "ln", "tanh", "sign", "max", "min", "ReLU", "LReLU", "shift", "slope"}
 _TEXT_WORDS = {"if", "else"}
@@ -75,6 +77,10 @@ def name_mathml(name: str) -> str:
     a constant's name (its value, ``2.0``) is a number."""
     if _NUMBER.match(name):
         return number_mathml(name)
+    if _COMPOUND.search(name):  # what an unlabelled gate computes (w1·x1, σ(z1)): each part as maths
+        xml = "".join(f"<mo>{html.escape(part)}</mo>" if _COMPOUND.fullmatch(part) else name_mathml(part)
+                      for part in (p.strip() for p in _COMPOUND.split(name)) if part)
+        return f"<mrow><mo>(</mo>{xml}<mo>)</mo></mrow>" if _INFIX.search(name) else f"<mrow>{xml}</mrow>"
     m = _INDEX.match(name)
     if not m:
         return f"<mi>{html.escape(name)}</mi>"

@@ -41,7 +41,7 @@ from .stepmath import (
 from .style import DONE_FILL, GraphStyle
 from .text import fmt
 from .value_graph import Marks, draw_values
-from .walk import GraphIndex, index_graph, reaches_more_than
+from .walk import GraphIndex, grouped, index_graph, reaches_more_than
 
 # the stepper's boxes show the grads known so far (through Marks), its edges the local gradient
 STEP_STYLE = GraphStyle(show_grad=False, show_local=True, stack_fields=False)
@@ -260,22 +260,24 @@ class BackpropStepper:
         node = step.node
         out = gi.names[i]
         parents = [gi.name(p) for p in node.parents]
+        # in formulas a name that is an expression (y-o1) is bracketed: (y-o1).grad, (y-o1)^2
+        g_out, g_parents = grouped(out), [grouped(p) for p in parents]
         title = gate_title(node.op)
-        exprs = local_expressions(node.op, parents, out)
+        exprs = local_expressions(node.op, g_parents, g_out)
         edges = []
         for e in step.edges:
             expr = exprs[e.index]
-            p = parents[e.index]
-            text = (f"{title}: {p}.grad += {expr} x {out}.grad = {fmt(e.local)} x "
+            p = g_parents[e.index]
+            text = (f"{title}: {p}.grad += {expr} x {g_out}.grad = {fmt(e.local)} x "
                     f"{fmt(step.upstream)} = {fmt(e.contribution)}")
             if e.accumulated != e.contribution:
                 text += f" (so {p}.grad is now {fmt(e.accumulated)})"
-            edges.append(EdgeStep(p, f"n{gi.of(e.parent)}", f"e{i}_{e.index}", expr, e.local,
+            edges.append(EdgeStep(parents[e.index], f"n{gi.of(e.parent)}", f"e{i}_{e.index}", expr, e.local,
                                   e.contribution, e.accumulated, text))
         n = len(self._schedule)
         header = (f"step {step.index + 1} of {n}: {out} = "
-                  f"{node.op.forward_text(parents)} = {fmt(node.data)}, "
-                  f"upstream {out}.grad = {fmt(step.upstream)}")
+                  f"{node.op.forward_text(g_parents)} = {fmt(node.data)}, "
+                  f"upstream {g_out}.grad = {fmt(step.upstream)}")
         rule = f"  {node.op.explain} [{node.op.formula}]"
         text = "\n".join([header, rule, *(f"  {e.text}" for e in edges)])
         return StepInfo(step.index, out, f"n{i}", node.op.name, node.op.gate, step.upstream,

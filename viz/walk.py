@@ -82,19 +82,69 @@ def is_constant(node: Any) -> bool:
     return not node.parents and not node.label and isinstance(node.data, float)
 
 
-def node_names(order: list[Any]) -> list[str]:
-    """Display names in topological order: the label; a constant's value; else op + count.
+# an unlabelled gate is named by what it computes while that is short (``w1·x1``, ``σ(z1)``)
+SHORT_NAME = 12
+_INFIX = {"add": "+", "sum": "+", "sub": "-", "mul": "·", "div": "/"}
+_SUPERSCRIPT = {2.0: "²", 3.0: "³"}
+_OPERATORS = frozenset("+-·/−")
 
-    Unlabelled gates are counted per op in topological order (``mul1``,
-    ``mul2``, ``sum1``; an unlabelled array leaf is ``leaf1``), skipping
-    names a label already uses.
+
+def _top_level(name: str, operators: frozenset[str] | str) -> bool:
+    """Whether ``name`` has one of ``operators`` outside brackets (``(a-b)²``: no; ``a-b``: yes)."""
+    depth = 0
+    for c in name:
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0 and c in operators:
+            return True
+    return False
+
+
+def grouped(name: str) -> str:
+    """``name`` as an operand: bracketed when it is an expression (``w1·x1+b`` → ``(w1·x1+b)``)."""
+    return f"({name})" if _top_level(name, _OPERATORS) else name
+
+
+def _expression(node: Any, operands: list[str]) -> str | None:
+    """What ``node`` computes from its operands' names (``w1·x1``), or None for an op without a form."""
+    op = node.op
+    name = op.name
+    if name in _INFIX:
+        if name in ("add", "sum"):  # a sum needs no brackets around products or calls
+            parts = [f"({o})" if _top_level(o, "+-/−") else o for o in operands]
+        else:
+            parts = [grouped(o) for o in operands]
+        return _INFIX[name].join(parts)
+    if len(operands) != 1:
+        return None
+    (a,) = operands
+    if name == "neg":
+        return "-" + grouped(a)
+    if name == "pow" and isinstance(getattr(op, "arg", None), float):
+        return grouped(a) + _SUPERSCRIPT.get(op.arg, f"^{fmt(op.arg)}")
+    symbol = {"sigmoid": "σ"}.get(name, name if name.isidentifier() else None)
+    return f"{symbol}({a})" if symbol else None
+
+
+def node_names(order: list[Any]) -> list[str]:
+    """Display names in topological order: the label; a constant's value; what an unlabelled gate
+    computes while that is short (``w1·x1``, ``σ(z1)``, ``(y-o1)²``); else op + count.
+
+    Longer gates are counted per op in topological order (``mul1``, ``mul2``,
+    ``sum1``; an unlabelled array leaf is ``leaf1``).  No two nodes share a
+    name: a repeat, or a name a label uses, falls back to the count.
     """
     taken = {n.label for n in order if n.label}
+    index = {id(n): i for i, n in enumerate(order)}
     counts: dict[str, int] = {}
-    names = []
+    names: list[str] = []
     for n in order:
         if n.label or is_constant(n):
             names.append(n.label or fmt(n.data))
+            continue
+        short = _expression(n, [names[index[id(p)]] for p in n.parents]) if n.parents else None
+        if short is not None and len(short) <= SHORT_NAME and short not in taken:
+            taken.add(short)
+            names.append(short)
             continue
         base = n.op.name or "leaf"
         k = counts.get(base, 0) + 1

@@ -75,7 +75,7 @@ def test_dot_source_is_deterministic_and_never_uses_id() -> None:
 def test_unlabelled_nodes_get_stable_names() -> None:
     C, _ = lecture_221()
     text = texts(parse_svg(draw_graph(C).svg()))
-    assert {"mul1", "mul2", "mul3", "mul4", "mul5", "mul6", "sub1"} <= set(text)  # small counts per op
+    assert {"w1·x1", "w3·x2", "w2·x1", "w4·x2", "w5·h1", "w6·h2", "y-o1"} <= set(text)  # what each computes
 
 
 def test_flow_colours_widths_and_dead_edges() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from tracegrad.engine import Value, define_op
 from tracegrad.viz import BackpropStepper
+from tracegrad.viz.walk import grouped
 
 from tests.support import require
 from tests.viz.helpers import by_id, groups, lecture_221, parse_svg, texts
@@ -39,7 +40,7 @@ def test_lecture_221_step_texts_follow_the_engine_order() -> None:
     t = st[step_for(st, "z3")].text
     assert "add gate (gradient distributor)" in t and "1 x z3.grad = 1.0 x -0.1621 = -0.1621" in t
     t = st[step_for(st, "C")].text
-    assert re.search(r"pow gate \(power gate\): sub1\.grad \+= 2·sub1\.data\^1 x "
+    assert re.search(r"pow gate \(power gate\): \(y-o1\)\.grad \+= 2·\(y-o1\)\.data\^1 x "
                      r"C\.grad = 0\.7086 x 1\.0 = 0\.7086", t)
     # the h1 branch reaches w1 with the lecture's numbers
     t = st[step_for(st, "z1")].text
@@ -59,14 +60,14 @@ def test_step_texts_come_from_the_op_table_even_for_a_new_op() -> None:
     assert st[0].edges[0].expression == "σ(z.data)"
     for s in st:
         node = st.graph.order[int(s.node_id[1:])]
-        parents = [st.graph.name(p) for p in node.parents]
+        parents = [grouped(st.graph.name(p)) for p in node.parents]  # a computed name, bracketed
         assert f"{s.node} = {node.op.forward_text(parents)} = " in s.text
-        want = node.op.local_text([f"{p}.data" for p in parents], f"{s.node}.data")
+        want = node.op.local_text([f"{p}.data" for p in parents], f"{grouped(s.node)}.data")
         for e in s.edges:
             k = int(e.edge_id.split("_")[1])
             assert e.expression in (want[k], f"({want[k]})")
     (tanh,) = [s for s in st if s.op == "tanh"]
-    assert tanh.edges[0].expression == f"(1 - {tanh.node}.data·{tanh.node}.data)"  # x upstream
+    assert tanh.edges[0].expression == "(1 - tanh(a).data·tanh(a).data)"  # x upstream
 
 
 def test_stepper_never_touches_real_grads_and_matches_backward() -> None:
@@ -102,7 +103,7 @@ def test_table_text_and_html() -> None:
     assert lines[0].split() == ["step", "node", "op", "gate", "upstream", "input", "local",
                                 "contribution", "accumulated"]
     assert len(lines) == 2 + n_edges
-    assert re.match(r"\s*1\s+C\s+pow\s+power gate\s+1\.0\s+sub1\s+0\.7086\s+0\.7086\s+0\.7086",
+    assert re.match(r"\s*1\s+C\s+pow\s+power gate\s+1\.0\s+y-o1\s+0\.7086\s+0\.7086\s+0\.7086",
                     lines[2])
     html = table._repr_html_()
     assert html.count("<tr data-step=") == n_edges and "<th>contribution</th>" in html

@@ -246,7 +246,7 @@ def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browse
         assert steps.first.inner_text().startswith("backward step 1 of 14")
         maths = pg.evaluate(SHOWN_MATHS, ".tg-backward-steps .tg-step:first-child")
         assert maths and all(m["width"] > 20 and m["height"] > 15 for m in maths)  # MathML, no script
-        assert maths[-1]["text"].startswith("∂C∂sub1=2·sub11·∂C∂C=0.7086×1.0=0.7086")
+        assert maths[-1]["text"].startswith("∂C∂(y-o1)=2·(y-o1)1·∂C∂C=0.7086×1.0=0.7086")
         assert pg.locator(".tg-svg svg").is_visible()
         current = pg.eval_on_selector_all(".tg-svg g.node.tg-current", "gs => gs.map(g => g.id)")
         assert sorted(current) == sorted([st[0].node_id, "op" + st[0].node_id[1:]])
@@ -296,8 +296,8 @@ def test_forward_steps_are_rendered_mathml_too(lecture_page: Any) -> None:
     pg.click(".tg-mode[data-mode=forward]")
     (m,) = pg.evaluate(SHOWN_MATHS, ".tg-step.tg-shown")
     assert m["width"] > 100 and m["height"] > 15
-    assert m["text"] == "mul1=w4×x2=0.6×0.3=0.18"  # mul₁ = w₄ × x₂ = 0.6 × 0.3 = 0.18
-    assert [s[:2] for s in m["subs"]] == [["mul", "1"], ["w", "4"], ["x", "2"]]
+    assert m["text"] == "(w4·x2)=w4×x2=0.6×0.3=0.18"  # (w₄·x₂) = w₄ × x₂ = 0.6 × 0.3 = 0.18
+    assert [s[:2] for s in m["subs"]] == [["w", "4"], ["x", "2"], ["w", "4"], ["x", "2"]]
 
 
 def test_without_javascript_no_dead_controls_and_the_whole_table(browser: Any, tmp_path: Path) -> None:

@@ -72,10 +72,13 @@ def test_names_are_subscripted_and_numbers_get_a_real_minus() -> None:
     assert frac.find(f".//{M}msub/{M}mi").text == "w"  # type: ignore[union-attr]
 
 
-def test_a_label_with_operators_in_it_stays_one_name() -> None:
+def test_a_name_with_operators_in_it_stays_one_bracketed_operand() -> None:
     a = OPS["mul"]
     (local_a, local_b) = local_mathml(a, ["x + y", "나는"], "out")
-    assert strip_ns(local_a) == "<mi>나는</mi>" and strip_ns(local_b) == "<mi>x + y</mi>"
+    assert strip_ns(local_a) == "<mi>나는</mi>"
+    assert strip_ns(local_b) == "<mrow><mo>(</mo><mi>x</mi><mo>+</mo><mi>y</mi><mo>)</mo></mrow>"
+    assert strip_ns(name_mathml("σ(z1)")) == \
+        "<mrow><mi>σ</mi><mo>(</mo><msub><mi>z</mi><mn>1</mn></msub><mo>)</mo></mrow>"
 
 
 def test_the_issues_example_reads_as_maths() -> None:
@@ -176,7 +179,7 @@ def test_notebook_outputs_carry_a_static_picture_and_text() -> None:
         assert page.count('class="tg-step"') == 28 and 'class="tg-table"' in page
         assert page.count("<math ") >= 28
         assert bundle["text/plain"].startswith("BackpropStepper: backprop through C, 14 backward steps")
-        assert "step 1 of 14: C = sub1^2" in bundle["text/plain"]
+        assert "step 1 of 14: C = (y-o1)^2" in bundle["text/plain"]
         assert "IPython" not in bundle["text/plain"]
 
 
