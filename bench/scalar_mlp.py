@@ -120,20 +120,10 @@ def tracegrad_model(use_nn: bool = True) -> tuple[Any, list[Value], str]:
         return model, model.parameters(), "nn.MLP"
     except ImportError:
         rng = random.Random(1337)
-        sizes = [2, 16, 16, 1]
-        layers = [
-            [([Value(rng.uniform(-1, 1)) for _ in range(a)], Value(0.0)) for _ in range(b)]
-            for a, b in zip(sizes, sizes[1:])
-        ]
-
-        def model(x: list[Any]) -> Value:
-            for i, layer in enumerate(layers):
-                x = [sum_values([w * xi for w, xi in zip(ws, x)] + [b]) for ws, b in layer]
-                if i < len(layers) - 1:
-                    x = [v.relu() for v in x]
-            return x[0]
-
-        params = [p for layer in layers for ws, b in layer for p in (*ws, b)]
+        sizes = (2, 16, 16, 1)
+        params = [Value(rng.uniform(-1, 1)) if k < nin else Value(0.0)  # each neuron: weights, then bias
+                  for nin, nout in zip(sizes, sizes[1:]) for _ in range(nout) for k in range(nin + 1)]
+        model = _model_of(params, sizes)
         return model, params, "engine Values"
 
 
