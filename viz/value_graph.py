@@ -22,7 +22,7 @@ from .limits import too_big
 from .scene import Box, Gate, Scene, Wire
 from .style import ROUND_GATE, VALUE_FILL, Style, box_fill
 from .text import fmt, op_tooltip, record_text
-from .walk import GraphIndex, is_constant
+from .walk import GraphIndex, grouped, is_constant
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,8 @@ def _wires(gi: GraphIndex, grads: Sequence[float], style: Style, marks: Marks) -
         for k, (p, local) in enumerate(zip(n.parents, n.local_grads)):
             pi = gi.index[id(p)]
             flowed = local * up
-            tip = (f"{gi.names[pi]} -> {n.op.name} ({gi.names[i]}): local d{gi.names[i]}/"
-                   f"d{gi.names[pi]} = {fmt(local)}; carried back {fmt(local)} x "
+            tip = (f"{gi.names[pi]} -> {n.op.name} ({gi.names[i]}): local d{grouped(gi.names[i])}/"
+                   f"d{grouped(gi.names[pi])} = {fmt(local)}; carried back {fmt(local)} x "
                    f"{fmt(up)} = {fmt(flowed)}")
             extra = marks.edge_attrs(i, k) if marks.edge_attrs is not None else {}
             yield Wire(pi, i, k, flowed, f"local {fmt(local)}" if style.shows_local else None,

@@ -7,10 +7,12 @@ the same graph always gives byte-identical output.  Imports ``engine`` only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import Value, topological_order
+from ..engine.backends import SYMBOL, Sym, sym
 from .text import fmt
 
 
@@ -84,9 +86,8 @@ def is_constant(node: Any) -> bool:
 
 # an unlabelled gate is named by what it computes while that is short (``w1·x1``, ``σ(z1)``)
 SHORT_NAME = 12
-_INFIX = {"add": "+", "sum": "+", "sub": "-", "mul": "·", "div": "/"}
-_SUPERSCRIPT = {2.0: "²", 3.0: "³"}
 _OPERATORS = frozenset("+-·/−")
+_SQUARE_CUBE = re.compile(r"\^([23])(?![\w.])")  # a^2 → a², a^3 → a³
 
 
 def _top_level(name: str, operators: frozenset[str] | str) -> bool:
@@ -104,25 +105,20 @@ def grouped(name: str) -> str:
     return f"({name})" if _top_level(name, _OPERATORS) else name
 
 
-def _expression(node: Any, operands: list[str]) -> str | None:
-    """What ``node`` computes from its operands' names (``w1·x1``), or None for an op without a form."""
-    op = node.op
-    name = op.name
-    if name in _INFIX:
-        if name in ("add", "sum"):  # a sum needs no brackets around products or calls
-            parts = [f"({o})" if _top_level(o, "+-/−") else o for o in operands]
-        else:
-            parts = [grouped(o) for o in operands]
-        return _INFIX[name].join(parts)
-    if len(operands) != 1:
+def _expression(node: Any, operands: list[Sym]) -> Sym | None:
+    """What ``node`` computes, written by its op's own rule on the symbol backend (the stepper's
+    formulas), spaces dropped: ``w1·x1``, ``y-o1``, ``(y-o1)²``, ``σ(z1)``.  None if the rule
+    cannot be written as text.  Operands enter as placeholders, so their names stay as they are.
+    """
+    slots = [Sym(f"\x00{k}\x00", o.level) for k, o in enumerate(operands)]
+    try:
+        out = sym(node.op.forward(SYMBOL, *slots))
+    except (TypeError, ValueError, ArithmeticError, AttributeError):  # a rule that needs numbers
         return None
-    (a,) = operands
-    if name == "neg":
-        return "-" + grouped(a)
-    if name == "pow" and isinstance(getattr(op, "arg", None), float):
-        return grouped(a) + _SUPERSCRIPT.get(op.arg, f"^{fmt(op.arg)}")
-    symbol = {"sigmoid": "σ"}.get(name, name if name.isidentifier() else None)
-    return f"{symbol}({a})" if symbol else None
+    text = _SQUARE_CUBE.sub(lambda m: "²³"[int(m.group(1)) - 2], out.text.replace(" ", ""))
+    for k, o in enumerate(operands):
+        text = text.replace(f"\x00{k}\x00", o.text)
+    return Sym(text, out.level)
 
 
 def node_names(order: list[Any]) -> list[str]:
@@ -137,14 +133,17 @@ def node_names(order: list[Any]) -> list[str]:
     index = {id(n): i for i, n in enumerate(order)}
     counts: dict[str, int] = {}
     names: list[str] = []
+    operands: list[Sym] = []  # each node as an operand: a name is an atom, an expression keeps its precedence
     for n in order:
         if n.label or is_constant(n):
             names.append(n.label or fmt(n.data))
+            operands.append(Sym(grouped(names[-1])))
             continue
-        short = _expression(n, [names[index[id(p)]] for p in n.parents]) if n.parents else None
-        if short is not None and len(short) <= SHORT_NAME and short not in taken:
-            taken.add(short)
-            names.append(short)
+        short = _expression(n, [operands[index[id(p)]] for p in n.parents]) if n.parents else None
+        if short is not None and len(short.text) <= SHORT_NAME and short.text not in taken:
+            taken.add(short.text)
+            names.append(short.text)
+            operands.append(short)
             continue
         base = n.op.name or "leaf"
         k = counts.get(base, 0) + 1
@@ -153,4 +152,5 @@ def node_names(order: list[Any]) -> list[str]:
         counts[base] = k
         taken.add(f"{base}{k}")
         names.append(f"{base}{k}")
+        operands.append(Sym(names[-1]))
     return names
