@@ -387,6 +387,16 @@ def mismatch(p: Program, other: Program) -> str | None:
     return f"the {_WHAT[diff]} differ{_detail(_WHAT[diff], mine[diff], theirs[diff])}"
 
 
+# how one entry of a signature reads where two traces differ (i: its number; a, b: the two values)
+_ENTRY = {
+    "wiring": "op {i} reads slots {a} in the trace, {b} on these inputs",
+    "parameter slots": "parameter {i} is slot {a} in the trace, slot {b} on these inputs",
+    "input slots": "input number {i} feeds slot {a} in the trace, slot {b} on these inputs",
+    "aux results": "aux result {i} is slot {a} in the trace, slot {b} on these inputs",
+    "constants": "constant {i} is {a!r} in the trace, {b!r} on these inputs",
+}
+
+
 def _detail(what: str, a: tuple[Any, ...] | Any, b: tuple[Any, ...] | Any) -> str:
     """Where two signature entries first differ, as text (empty for single numbers)."""
     if not isinstance(a, tuple):
@@ -396,16 +406,9 @@ def _detail(what: str, a: tuple[Any, ...] | Any, b: tuple[Any, ...] | Any) -> st
         return f" (first at op {i}; {len(a)} ops traced, {len(b)} on these inputs)"
     if i >= min(len(a), len(b)):
         return f" ({len(a)} in the trace, {len(b)} on these inputs)"
-    if what == "wiring":
-        return f" (op {i} reads slots {a[i]} in the trace, {b[i]} on these inputs)"
-    if what == "parameter slots":
-        return f" (parameter {i} is slot {a[i]} in the trace, slot {b[i]} on these inputs)"
-    if what == "input slots":
-        return f" (input number {i} feeds slot {a[i]} in the trace, slot {b[i]} on these inputs)"
-    if what == "aux results":
-        return f" (aux result {i} is slot {a[i]} in the trace, slot {b[i]} on these inputs)"
-    if what == "constants":
-        return f" (constant {i} is {a[i]!r} in the trace, {b[i]!r} on these inputs)"
+    entry = _ENTRY.get(what)
+    if entry is not None:  # "parameter 2 is slot 7 in the trace, slot 9 on these inputs"
+        return f" ({entry.format(i=i, a=a[i], b=b[i])})"
     return f" (first at slot {i}: {a[i]} in the trace, {b[i]} on these inputs)"
 
 

@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .walk import grouped
+
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 
 # a stand-in for a name (U+E000..U+F8FF, private use: never in an op's text); a name (letters,
@@ -31,8 +33,7 @@ _TOKEN = re.compile(r"(?P<slot>[\ue000-\uf8ff])"
                     r"[\w#]*)(?P<attr>\.data|\.grad)?"
                     r"|(?P<num>\d+(?:\.\d+)?(?:e[+-]?\d+)?)|(?P<space>\s+)|(?P<other>.)")
 _INDEX = re.compile(r"^(?P<base>.*?[^\d_#])_?(?P<index>\d+(?:_\d+)*)$")
-_COMPOUND = re.compile(r"([+\-·/−()²³^])")  # the operators and brackets of a computed name
-_INFIX = re.compile(r"[+\-·/−]")
+_COMPOUND = re.compile(r"([+\-·/−()²³^|])")  # the operators and brackets of a computed name
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?(e[+-]?\d+)?|nan|inf)$")
 _WORDS = {"exp", "log", "ln", "tanh", "sign", "max", "min", "ReLU", "LReLU", "shift", "slope"}
 _TEXT_WORDS = {"if", "else"}
@@ -80,7 +81,7 @@ def name_mathml(name: str) -> str:
     if _COMPOUND.search(name):  # what an unlabelled gate computes (w1·x1, σ(z1)): each part as maths
         xml = "".join(f"<mo>{html.escape(part)}</mo>" if _COMPOUND.fullmatch(part) else name_mathml(part)
                       for part in (p.strip() for p in _COMPOUND.split(name)) if part)
-        return f"<mrow><mo>(</mo>{xml}<mo>)</mo></mrow>" if _INFIX.search(name) else f"<mrow>{xml}</mrow>"
+        return f"<mrow><mo>(</mo>{xml}<mo>)</mo></mrow>" if grouped(name) != name else f"<mrow>{xml}</mrow>"
     m = _INDEX.match(name)
     if not m:
         return f"<mi>{html.escape(name)}</mi>"
