@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -233,14 +234,23 @@ def test_forward_mode_steps_the_values_then_play_runs_into_the_backward_pass(lec
     pg.click(".tg-play")
 
 
-def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browser: Any,
-                                                                         tmp_path: Path) -> None:
-    C, v = lecture_221()
-    st = BackpropStepper(C)
+@contextmanager
+def page_without_javascript(browser: Any, st: BackpropStepper, tmp_path: Path) -> Iterator[Any]:
+    """The stepper's page opened at 1024 x 768 with JavaScript off (closed afterwards)."""
     path = st.to_html(tmp_path / "backprop.html")
     pg = browser.new_page(java_script_enabled=False, viewport={"width": 1024, "height": 768})
     try:
         pg.goto(path.as_uri())
+        yield pg
+    finally:
+        pg.close()
+
+
+def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browser: Any,
+                                                                         tmp_path: Path) -> None:
+    C, v = lecture_221()
+    st = BackpropStepper(C)
+    with page_without_javascript(browser, st, tmp_path) as pg:
         steps = pg.locator(".tg-backward-steps .tg-step")
         assert steps.count() == 14 and steps.first.is_visible()
         assert steps.first.inner_text().startswith("backward step 1 of 14")
@@ -256,8 +266,6 @@ def test_without_javascript_the_page_shows_step_1_its_graph_and_the_table(browse
         assert "grad ?" in w1  # step 1: w1's gradient not reached yet
         assert pg.locator("table.tg-table tbody tr").count() == len(st.table())
         assert pg.locator("table.tg-table").is_visible()
-    finally:
-        pg.close()
 
 
 def test_zoom_keys_and_buttons_scale_the_graph_and_keep_text_readable(lecture_page: Any) -> None:
@@ -301,12 +309,8 @@ def test_forward_steps_are_rendered_mathml_too(lecture_page: Any) -> None:
 
 
 def test_without_javascript_no_dead_controls_and_the_whole_table(browser: Any, tmp_path: Path) -> None:
-    C, _ = lecture_221()
-    st = BackpropStepper(C)
-    path = st.to_html(tmp_path / "backprop.html")
-    pg = browser.new_page(java_script_enabled=False, viewport={"width": 1024, "height": 768})
-    try:
-        pg.goto(path.as_uri())
+    st = BackpropStepper(lecture_221()[0])
+    with page_without_javascript(browser, st, tmp_path) as pg:
         assert not pg.locator(".tg-controls").is_visible()  # buttons that would do nothing
         assert pg.locator(".tg-legend").is_visible()
         assert pg.locator("noscript").count() == 1
@@ -317,5 +321,3 @@ def test_without_javascript_no_dead_controls_and_the_whole_table(browser: Any, t
         first = pg.locator(".tg-backward-steps .tg-step").first
         assert pg.evaluate(IN_VIEWPORT, ".tg-backward-steps .tg-step:first-child .tg-head")
         assert first.locator("math").count() == 3
-    finally:
-        pg.close()
